@@ -1,1 +1,3 @@
-//! ward-agent library.
+//! ward-agent: collect -> report -> send or spool.
+
+pub mod collect;

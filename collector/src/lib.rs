@@ -1,1 +1,3 @@
-//! ward-collector library.
+//! ward-collector: receives agent reports over TLS, stores device state and history.
+
+pub mod store;

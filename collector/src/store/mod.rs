@@ -1,0 +1,125 @@
+//! The storage seam. Handlers hold an `Arc<dyn Store>`; [`sled_store::SledStore`] is the
+//! embedded, durable store and [`memory::MemoryStore`] the reference implementation that the
+//! same contract tests run against.
+//!
+//! Architecture invariant: when [`Store::put_report`] or [`Store::add_agent`] returns `Ok`, the
+//! write is durable (it survives the process being killed). The HTTP layer acknowledges only
+//! after that.
+//!
+//! Architecture invariant: a report id is stored at most once; putting it again returns
+//! [`PutOutcome::Duplicate`] and changes nothing.
+
+pub mod memory;
+pub mod sled_store;
+#[cfg(test)]
+mod contract;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use ward_shared::Report;
+
+/// SHA-256 of an agent key. Keys are 256-bit random values, so a plain hash is enough; the clear
+/// key never reaches the store.
+pub type KeyHash = [u8; 32];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRecord {
+    pub id: Uuid,
+    pub key_hash: KeyHash,
+    pub hostname: Option<String>,
+    pub agent_version: Option<String>,
+    pub enrolled_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredReport {
+    pub device_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub report: Report,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    /// The report id was stored before (for this device id); nothing changed.
+    Duplicate,
+}
+
+/// One line of the device list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceSummary {
+    pub id: Uuid,
+    pub hostname: Option<String>,
+    pub os_name: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub last_report_id: Uuid,
+    /// Reports stored for this device since it was first seen (including ones retention removed).
+    pub report_count: u64,
+}
+
+/// How much history to keep per device. The newest report of a device is always kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Keep at most this many reports per device (at least 1).
+    pub max_reports_per_device: usize,
+    /// Drop reports received more than this many days before the newest one; `None` keeps all.
+    pub max_age_days: Option<u32>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            max_reports_per_device: 400,
+            max_age_days: Some(400),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage I/O failed: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored record {key} is corrupt: {source}")]
+    Corrupt {
+        key: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("store format: {0}")]
+    Format(String),
+    #[error("agent {0} already exists")]
+    AgentExists(Uuid),
+}
+
+pub trait Store: Send + Sync + 'static {
+    /// Adds an enrolled agent; durable on return. Fails if the id exists.
+    fn add_agent(&self, agent: &AgentRecord) -> Result<(), StoreError>;
+    fn agent_by_key_hash(&self, key_hash: &KeyHash) -> Result<Option<AgentRecord>, StoreError>;
+    fn agent(&self, id: Uuid) -> Result<Option<AgentRecord>, StoreError>;
+    fn agents(&self) -> Result<Vec<AgentRecord>, StoreError>;
+    /// Marks an agent revoked (or not); durable on return. `Ok(false)` if there is no such agent.
+    fn set_agent_revoked(&self, id: Uuid, revoked: bool) -> Result<bool, StoreError>;
+
+    /// Stores a report for a device, updates the device's summary and applies retention.
+    /// Blocks until durable; many concurrent callers share one flush (group commit).
+    fn put_report(
+        &self,
+        device_id: Uuid,
+        received_at: DateTime<Utc>,
+        report: &Report,
+    ) -> Result<PutOutcome, StoreError>;
+    /// All devices, ordered by id.
+    fn devices(&self) -> Result<Vec<DeviceSummary>, StoreError>;
+    fn device(&self, id: Uuid) -> Result<Option<DeviceSummary>, StoreError>;
+    /// The device's stored reports, newest first, at most `limit`.
+    fn history(&self, id: Uuid, limit: usize) -> Result<Vec<StoredReport>, StoreError>;
+    /// Whether this report id is stored (for any device).
+    fn has_report(&self, report_id: Uuid) -> Result<bool, StoreError>;
+    /// Reports stored, over all devices.
+    fn report_count(&self) -> Result<u64, StoreError>;
+    /// Waits until everything written so far is on disk.
+    fn flush(&self) -> Result<(), StoreError>;
+}
