@@ -1,3 +1,10 @@
 //! ward-collector: receives agent reports over TLS, stores device state and history.
 
+pub mod api;
+pub mod config;
+pub mod init;
+pub mod quickstart;
+pub mod secrets;
+pub mod server;
 pub mod store;
+pub mod tls;

@@ -1,0 +1,144 @@
+//! The agent's configuration file (`STATE/ward-agent.toml` or `--config FILE`). Every key is
+//! optional; unknown keys are rejected with their name.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use ward_shared::Tags;
+
+use crate::spool::SpoolLimits;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Seconds between collections.
+    pub interval_secs: u64,
+    /// Up to this many seconds are added at random to each wait, so a fleet does not report at once.
+    pub jitter_secs: u64,
+    /// Reports kept while the collector is unreachable; the oldest go first.
+    pub spool_max_reports: usize,
+    pub spool_max_bytes: u64,
+    pub tags: TagsConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TagsConfig {
+    pub site: Option<String>,
+    pub department: Option<String>,
+    pub clinical: Option<bool>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        let spool = SpoolLimits::default();
+        Self {
+            interval_secs: 4 * 3600,
+            jitter_secs: 15 * 60,
+            spool_max_reports: spool.max_reports,
+            spool_max_bytes: spool.max_bytes,
+            tags: TagsConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("{0}: {1}")]
+    Parse(String, toml::de::Error),
+    #[error("{0}: {1}")]
+    Invalid(String, &'static str),
+}
+
+impl AgentConfig {
+    /// Reads `path`; when `required` is false a missing file means all defaults.
+    pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Self::default()),
+            Err(e) => return Err(ConfigError::Read(name, e)),
+        };
+        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse(name.clone(), e))?;
+        if config.interval_secs < 60 {
+            return Err(ConfigError::Invalid(name, "interval_secs must be at least 60"));
+        }
+        if config.spool_max_reports == 0 {
+            return Err(ConfigError::Invalid(name, "spool_max_reports must be at least 1"));
+        }
+        Ok(config)
+    }
+
+    pub fn tags(&self) -> Tags {
+        Tags {
+            site: self.tags.site.clone(),
+            department: self.tags.department.clone(),
+            clinical: self.tags.clinical,
+            labels: self.tags.labels.clone(),
+        }
+    }
+
+    pub fn spool_limits(&self) -> SpoolLimits {
+        SpoolLimits {
+            max_reports: self.spool_max_reports,
+            max_bytes: self.spool_max_bytes,
+        }
+    }
+
+    /// The wait before the next collection: the interval plus random jitter.
+    pub fn next_wait(&self) -> Duration {
+        use rand::Rng;
+        let jitter = if self.jitter_secs == 0 {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..=self.jitter_secs)
+        };
+        Duration::from_secs(self.interval_secs + jitter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_tags_and_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(
+            &path,
+            "interval_secs = 600\n[tags]\nsite = \"North\"\nclinical = true\n[tags.labels]\nward = \"7B\"\n",
+        )
+        .unwrap();
+        let config = AgentConfig::load(&path, true).unwrap();
+        assert_eq!(config.interval_secs, 600);
+        let tags = config.tags();
+        assert_eq!(tags.site.as_deref(), Some("North"));
+        assert_eq!(tags.clinical, Some(true));
+        assert_eq!(tags.labels["ward"], "7B");
+
+        std::fs::write(&path, "[tags]\nsit = \"North\"\n").unwrap();
+        let err = AgentConfig::load(&path, true).unwrap_err().to_string();
+        assert!(err.contains("sit"), "{err}");
+        assert!(AgentConfig::load(&dir.path().join("none.toml"), true).is_err());
+        assert_eq!(AgentConfig::load(&dir.path().join("none.toml"), false).unwrap(), AgentConfig::default());
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        let config = AgentConfig {
+            interval_secs: 100,
+            jitter_secs: 10,
+            ..AgentConfig::default()
+        };
+        for _ in 0..200 {
+            let wait = config.next_wait().as_secs();
+            assert!((100..=110).contains(&wait), "{wait}");
+        }
+    }
+}

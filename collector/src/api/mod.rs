@@ -1,0 +1,320 @@
+//! The HTTP API. [`app`] builds the whole router from an [`AppState`]; unit tests drive it with
+//! `tower::ServiceExt::oneshot`, without a socket.
+
+mod error;
+pub mod ingest;
+mod ratelimit;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use ward_shared::Report;
+use ward_shared::api::{self as wire, AckStatus, EnrollRequest, EnrollResponse, ReportAck};
+
+pub use error::ApiError;
+pub use ratelimit::RateLimiter;
+
+use crate::secrets::{self, hashes_equal};
+use crate::store::{AgentRecord, DeviceSummary, KeyHash, PutOutcome, Store, StoredReport};
+
+/// Largest enrollment request body.
+const MAX_ENROLL_BODY: usize = 16 * 1024;
+const DEFAULT_HISTORY: usize = 20;
+const MAX_HISTORY: usize = 1000;
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub enroll_secret_hash: KeyHash,
+    pub admin_token_hash: KeyHash,
+    pub limits: ingest::BodyLimits,
+    pub enroll_limiter: RateLimiter,
+}
+
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(wire::HEALTH_PATH, get(health))
+        .route(wire::ENROLL_PATH, post(enroll))
+        .route(wire::REPORTS_PATH, post(post_report))
+        .route(wire::DEVICES_PATH, get(list_devices))
+        .route("/api/v1/devices/{id}", get(get_device))
+        .route("/api/v1/agents", get(list_agents))
+        .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such API path".into())
+}
+
+async fn method_not_allowed() -> (StatusCode, Json<wire::ErrorBody>) {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(wire::ErrorBody {
+            error: "method_not_allowed".into(),
+            detail: "this path does not accept that method".into(),
+        }),
+    )
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Runs blocking store work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::MissingToken)
+}
+
+/// An admin-token-authenticated request.
+pub struct Admin;
+
+impl FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers)?;
+        if hashes_equal(&secrets::hash(token), &state.admin_token_hash) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::BadAdminToken)
+        }
+    }
+}
+
+/// An agent-key-authenticated request.
+pub struct Agent(pub AgentRecord);
+
+impl FromRequestParts<Arc<AppState>> for Agent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let hash = secrets::hash(bearer(&parts.headers)?);
+        let agent = state
+            .store
+            .agent_by_key_hash(&hash)?
+            .ok_or(ApiError::UnknownAgentKey)?;
+        if agent.revoked {
+            return Err(ApiError::AgentRevoked);
+        }
+        Ok(Agent(agent))
+    }
+}
+
+/// The client's address, as the TLS server recorded it (unspecified in socket-less tests).
+pub struct PeerIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PeerIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+async fn enroll(
+    State(state): State<Arc<AppState>>,
+    PeerIp(ip): PeerIp,
+    body: Body,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    if !state.enroll_limiter.allow(ip, Instant::now()) {
+        tracing::warn!(%ip, "enrollment rate limit reached");
+        return Err(ApiError::RateLimited);
+    }
+    let bytes = ingest::read_body(body, MAX_ENROLL_BODY).await?;
+    let request: EnrollRequest = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("enrollment request is not valid JSON: {e}")))?;
+    if !hashes_equal(&secrets::hash(&request.secret), &state.enroll_secret_hash) {
+        tracing::warn!(%ip, "enrollment with a wrong secret");
+        return Err(ApiError::BadEnrollSecret);
+    }
+    for (field, value) in [("hostname", &request.hostname), ("agent_version", &request.agent_version)] {
+        if value.as_ref().is_some_and(|v| v.len() > 255) {
+            return Err(ApiError::Invalid(format!("{field} is longer than 255 bytes")));
+        }
+    }
+    let key = secrets::new_secret();
+    let record = AgentRecord {
+        id: Uuid::now_v7(),
+        key_hash: secrets::hash(&key),
+        hostname: request.hostname,
+        agent_version: request.agent_version,
+        enrolled_at: Utc::now(),
+        revoked: false,
+    };
+    let store = state.store.clone();
+    let stored = record.clone();
+    blocking(move || Ok(store.add_agent(&stored)?)).await?;
+    tracing::info!(agent = %record.id, hostname = ?record.hostname, %ip, "agent enrolled");
+    Ok(Json(EnrollResponse {
+        agent_id: record.id,
+        agent_key: key,
+    }))
+}
+
+async fn post_report(
+    State(state): State<Arc<AppState>>,
+    Agent(agent): Agent,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<ReportAck>, ApiError> {
+    let bytes = ingest::read_body(body, state.limits.max_body).await?;
+    let report = ingest::decode_report(&headers, &bytes, &state.limits, Utc::now())?;
+    if report.agent.id.is_some_and(|id| id != agent.id) {
+        return Err(ApiError::Invalid(
+            "agent.id in the report does not match the agent key".into(),
+        ));
+    }
+    let device_id = agent.id;
+    let report_id = report.report_id;
+    let store = state.store.clone();
+    let outcome = blocking(move || Ok(store.put_report(device_id, Utc::now(), &report)?)).await?;
+    let status = match outcome {
+        PutOutcome::Stored => AckStatus::Stored,
+        PutOutcome::Duplicate => AckStatus::Duplicate,
+    };
+    tracing::debug!(agent = %agent.id, report = %report_id, ?status, "report acknowledged");
+    Ok(Json(ReportAck {
+        report_id,
+        device_id,
+        status,
+    }))
+}
+
+async fn list_devices(_: Admin, State(state): State<Arc<AppState>>) -> Result<Json<Vec<DeviceSummary>>, ApiError> {
+    let store = state.store.clone();
+    Ok(Json(blocking(move || Ok(store.devices()?)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct DeviceQuery {
+    history: Option<usize>,
+}
+
+/// One device: its summary, newest report and history (newest first).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub device: DeviceSummary,
+    pub latest: Option<Report>,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub report_id: Uuid,
+    pub received_at: DateTime<Utc>,
+    pub collected_at: DateTime<Utc>,
+    pub report: Report,
+}
+
+impl From<StoredReport> for HistoryEntry {
+    fn from(s: StoredReport) -> Self {
+        Self {
+            report_id: s.report.report_id,
+            received_at: s.received_at,
+            collected_at: s.report.collected_at,
+            report: s.report,
+        }
+    }
+}
+
+fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::BadRequest(format!("{id:?} is not a device id (UUID)")))
+}
+
+async fn get_device(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Query(query): Query<DeviceQuery>,
+) -> Result<Json<DeviceView>, ApiError> {
+    let id = parse_id(&id)?;
+    let limit = query.history.unwrap_or(DEFAULT_HISTORY).clamp(1, MAX_HISTORY);
+    let store = state.store.clone();
+    let view = blocking(move || {
+        let device = store
+            .device(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))?;
+        let history: Vec<HistoryEntry> = store.history(id, limit)?.into_iter().map(HistoryEntry::from).collect();
+        Ok(DeviceView {
+            device,
+            latest: history.first().map(|h| h.report.clone()),
+            history,
+        })
+    })
+    .await?;
+    Ok(Json(view))
+}
+
+/// An enrolled agent as the API shows it (never the key hash).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AgentView {
+    pub id: Uuid,
+    pub hostname: Option<String>,
+    pub agent_version: Option<String>,
+    pub enrolled_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+impl From<AgentRecord> for AgentView {
+    fn from(a: AgentRecord) -> Self {
+        Self {
+            id: a.id,
+            hostname: a.hostname,
+            agent_version: a.agent_version,
+            enrolled_at: a.enrolled_at,
+            revoked: a.revoked,
+        }
+    }
+}
+
+async fn list_agents(_: Admin, State(state): State<Arc<AppState>>) -> Result<Json<Vec<AgentView>>, ApiError> {
+    let store = state.store.clone();
+    let agents = blocking(move || Ok(store.agents()?)).await?;
+    Ok(Json(agents.into_iter().map(AgentView::from).collect()))
+}
+
+async fn revoke_agent(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    let store = state.store.clone();
+    if !blocking(move || Ok(store.set_agent_revoked(id, true)?)).await? {
+        return Err(ApiError::NotFound(format!("no agent {id}")));
+    }
+    tracing::info!(agent = %id, "agent revoked");
+    Ok(Json(serde_json::json!({ "agent_id": id, "revoked": true })))
+}
+

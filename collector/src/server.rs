@@ -1,0 +1,119 @@
+//! Putting the pieces together: a data directory becomes a running HTTPS collector.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use ward_shared::Limits;
+
+use crate::api::{self, AppState, RateLimiter, ingest::BodyLimits};
+use crate::config::Config;
+use crate::init::{ADMIN_TOKEN_FILE, ENROLL_SECRET_FILE};
+use crate::secrets;
+use crate::store::Store;
+use crate::store::sled_store::SledStore;
+
+pub const STORE_DIR: &str = "store";
+
+/// A collector bound to its address, ready to serve.
+pub struct Server {
+    pub listener: TcpListener,
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    tls: rustls::ServerConfig,
+    app: axum::Router,
+}
+
+impl Server {
+    /// Loads configuration, secrets and TLS material from `data_dir`, opens the store and binds.
+    pub async fn bind(data_dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<Self> {
+        let config = Config::load(data_dir)?;
+        let read = |name: &str| -> anyhow::Result<String> {
+            let path = data_dir.join(name);
+            secrets::read_secret(&path).with_context(|| {
+                format!(
+                    "cannot read {} (run `ward-collector init --data {}` first)",
+                    path.display(),
+                    data_dir.display()
+                )
+            })
+        };
+        let enroll_secret = read(ENROLL_SECRET_FILE)?;
+        let admin_token = read(ADMIN_TOKEN_FILE)?;
+        let under = |p: &PathBuf| if p.is_absolute() { p.clone() } else { data_dir.join(p) };
+        let (cert_path, key_path) = (under(&config.tls_cert), under(&config.tls_key));
+        let cert = std::fs::read(&cert_path).with_context(|| format!("cannot read {}", cert_path.display()))?;
+        let key = std::fs::read(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+        let tls = crate::tls::server_config_from_pem(&cert, &key)
+            .with_context(|| format!("{} / {}", cert_path.display(), key_path.display()))?;
+
+        let store_path = data_dir.join(STORE_DIR);
+        let store: Arc<dyn Store> = Arc::new(
+            SledStore::open(&store_path, config.retention())
+                .with_context(|| format!("cannot open the store at {}", store_path.display()))?,
+        );
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            enroll_secret_hash: secrets::hash(&enroll_secret),
+            admin_token_hash: secrets::hash(&admin_token),
+            limits: BodyLimits {
+                max_body: config.max_body_bytes,
+                max_inflated: config.max_inflated_bytes,
+                report: Limits::V1,
+            },
+            enroll_limiter: RateLimiter::per_minute(config.enroll_per_minute),
+        });
+        let addr = listen.unwrap_or(config.listen);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            addr,
+            store,
+            tls,
+            app: api::app(state),
+        })
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests and flushes the store.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        crate::tls::serve(self.listener, self.tls, self.app, shutdown).await?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.flush()).await??;
+        tracing::info!("store flushed; stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("Ctrl-C received"),
+        () = term => tracing::info!("SIGTERM received"),
+    }
+}
