@@ -318,3 +318,6 @@ async fn revoke_agent(
     Ok(Json(serde_json::json!({ "agent_id": id, "revoked": true })))
 }
 
+
+#[cfg(test)]
+mod tests;
