@@ -1,0 +1,348 @@
+//! End to end: the real collector on 127.0.0.1:0 with a temporary data directory, driven by
+//! the real agent binary and by raw HTTPS requests.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use ward_shared::{AgentInfo, Report};
+use ward_tests::{Collector, agent, agent_identity, enroll, init_collector, spooled_ids, stderr};
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn report(agent_id: &str) -> Report {
+    let mut r = Report::new(
+        AgentInfo {
+            id: Some(agent_id.parse().unwrap()),
+            name: "ward-agent".into(),
+            version: "0.1.0".into(),
+        },
+        chrono::Utc::now(),
+    );
+    r.host.hostname = Some("e2e-host".into());
+    r.os.name = Some("Windows 10 Enterprise".into());
+    r
+}
+
+async fn post(c: &Collector, key: &str, body: Vec<u8>, gzip: bool) -> (u16, Value) {
+    let mut request = c.client().post(format!("{}/api/v1/reports", c.url)).bearer_auth(key).body(body);
+    if gzip {
+        request = request.header("Content-Encoding", "gzip");
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn started(dir: &Path, config: Option<&str>) -> Collector {
+    let data = dir.join("data");
+    init_collector(&data, config).unwrap();
+    Collector::start(&data, 0).unwrap()
+}
+
+#[test]
+fn agent_collect_prints_a_valid_report_of_this_machine() {
+    let out = agent(&["collect"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Report = serde_json::from_slice(&out.stdout).expect("collect prints a Report");
+    report.validate(&ward_shared::Limits::V1, chrono::Utc::now()).unwrap();
+    assert_eq!(report.agent.name, "ward-agent");
+    assert!(report.agent.id.is_none());
+    if cfg!(target_os = "linux") {
+        assert_eq!(report.os.family, ward_shared::OsFamily::Linux);
+    }
+}
+
+#[test]
+fn help_lists_every_command() {
+    let out = agent(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["collect", "enroll", "run"] {
+        assert!(text.contains(cmd), "ward-agent --help lacks {cmd}: {text}");
+    }
+    let out = std::process::Command::new(ward_tests::bin("ward-collector")).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["init", "serve", "quickstart"] {
+        assert!(text.contains(cmd), "ward-collector --help lacks {cmd}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn enroll_report_and_read_back_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = started(dir.path(), None);
+    let state = dir.path().join("agent");
+    let out = enroll(&c, &state);
+    assert!(out.status.success(), "{}", stderr(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join("agent.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "agent key must be private");
+        for f in ["enroll-secret", "admin-token", "tls/server-key.pem", "tls/ca-key.pem"] {
+            let mode = std::fs::metadata(c.data.join(f)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{f} must be private");
+        }
+    }
+    // Enrolling again without --force is refused and keeps the key.
+    let (_, key_before) = agent_identity(&state);
+    let again = enroll(&c, &state);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already enrolled"), "{}", stderr(&again));
+    assert_eq!(agent_identity(&state).1, key_before);
+
+    let out = agent(&["run", "--once", "--state", &state.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(spooled_ids(&state).is_empty());
+
+    let (agent_id, _) = agent_identity(&state);
+    let (status, view) = c.admin_get(&format!("/api/v1/devices/{agent_id}")).await.unwrap();
+    assert_eq!(status, 200, "{view}");
+    let latest: Report = serde_json::from_value(view["latest"].clone()).unwrap();
+    // The collector holds what this machine's agent says about it.
+    let local: Report = serde_json::from_slice(&agent(&["collect"]).stdout).unwrap();
+    assert_eq!(latest.os.name, local.os.name);
+    assert_eq!(latest.host.hostname, local.host.hostname);
+    assert_eq!(latest.hardware.ram_bytes, local.hardware.ram_bytes);
+    assert_eq!(latest.agent.id.map(|id| id.to_string()), Some(agent_id.clone()));
+    assert_eq!(view["device"]["report_count"], 1);
+
+    // The agent key is stored hashed: it appears nowhere in the store's files.
+    let (_, key) = agent_identity(&state);
+    let stop = c.stop().unwrap();
+    assert!(stop.success(), "SIGTERM must exit 0, got {stop}");
+    for entry in walk(&dir.path().join("data/store")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "agent key in clear in {}",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_and_bad_input_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = started(dir.path(), Some("enroll_per_minute = 5\n"));
+    let state = dir.path().join("agent");
+    assert!(enroll(&c, &state).status.success());
+    let (agent_id, key) = agent_identity(&state);
+
+    let good = report(&agent_id);
+    let body = gzip(&serde_json::to_vec(&good).unwrap());
+    let (status, ack) = post(&c, &key, body.clone(), true).await;
+    assert_eq!((status, ack["status"].as_str()), (200, Some("stored")), "{ack}");
+    let (status, ack) = post(&c, &key, body, true).await;
+    assert_eq!((status, ack["status"].as_str()), (200, Some("duplicate")), "{ack}");
+    assert_eq!(c.stored_reports().await.unwrap(), 1);
+
+    let fresh = || report(&agent_id);
+    let mut wrong_schema = serde_json::to_value(fresh()).unwrap();
+    wrong_schema["schema_version"] = json!(2);
+    let mut long_field = fresh();
+    long_field.os.name = Some("W".repeat(5000));
+    let mut too_many = fresh();
+    too_many.patches.installed = (0..6000)
+        .map(|i| ward_shared::InstalledUpdate {
+            id: format!("KB{i}"),
+            ..Default::default()
+        })
+        .collect();
+    let cases: Vec<(&str, &str, Vec<u8>, bool, u16, &str)> = vec![
+        ("over the body limit", key.as_str(), vec![b'{'; 5 << 20], false, 413, "payload_too_large"),
+        ("gzip bomb", key.as_str(), gzip(&vec![b' '; 20 << 20]), true, 413, "payload_too_large"),
+        ("malformed JSON", key.as_str(), b"{\"report_id\": [".to_vec(), false, 400, "bad_request"),
+        ("wrong schema", key.as_str(), serde_json::to_vec(&wrong_schema).unwrap(), false, 422, "unsupported_schema_version"),
+        ("field over its limit", key.as_str(), gzip(&serde_json::to_vec(&long_field).unwrap()), true, 422, "invalid_report"),
+        ("list over its limit", key.as_str(), gzip(&serde_json::to_vec(&too_many).unwrap()), true, 422, "invalid_report"),
+        ("wrong key", "0123456789abcdef", gzip(&serde_json::to_vec(&fresh()).unwrap()), true, 401, "unknown_agent_key"),
+    ];
+    for (what, key, body, gz, want_status, want_code) in cases {
+        let (status, error) = post(&c, key, body, gz).await;
+        assert_eq!(status, want_status, "{what}: {error}");
+        assert_eq!(error["error"], want_code, "{what}: {error}");
+        assert!(error["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {error}");
+    }
+    // Missing key.
+    let response = c.client().post(format!("{}/api/v1/reports", c.url)).body("{}").send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(c.stored_reports().await.unwrap(), 1, "bad input changed the store");
+
+    // Wrong enrollment secret through the real agent: a clear refusal, no state written.
+    let bad_secret = dir.path().join("bad-secret");
+    std::fs::write(&bad_secret, "not-the-secret\n").unwrap();
+    let other = dir.path().join("other-agent");
+    let out = agent(&[
+        "enroll",
+        "--server",
+        &c.url,
+        "--ca",
+        &c.ca().to_string_lossy(),
+        "--secret-file",
+        &bad_secret.to_string_lossy(),
+        "--state",
+        &other.to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("enrollment secret is wrong"), "{}", stderr(&out));
+    assert!(!other.join("enrollment.json").exists());
+
+    // Rate limit: 5 per minute from one address; one used above plus one failure.
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        let r = c
+            .client()
+            .post(format!("{}/api/v1/enroll", c.url))
+            .json(&json!({"secret": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        codes.push(r.status().as_u16());
+    }
+    assert!(codes.contains(&429), "no rate limit: {codes:?}");
+    let (_, agents) = c.admin_get("/api/v1/agents").await.unwrap();
+    assert_eq!(agents.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collector_down_then_up_spool_drains_in_order_without_loss_or_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = started(dir.path(), None);
+    let state = dir.path().join("agent");
+    assert!(enroll(&c, &state).status.success());
+    let (agent_id, _) = agent_identity(&state);
+    let state_arg = state.to_string_lossy().into_owned();
+
+    let first = agent(&["run", "--once", "--state", &state_arg]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let port = c.port;
+    let data = c.data.clone();
+    assert!(c.stop().unwrap().success());
+
+    // Collector away: each run spools and says so, exit code 3.
+    for _ in 0..3 {
+        let out = agent(&["run", "--once", "--state", &state_arg]);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        assert!(stderr(&out).contains("stay spooled"), "{}", stderr(&out));
+    }
+    let spooled = spooled_ids(&state);
+    assert_eq!(spooled.len(), 3);
+
+    let c = Collector::start(&data, port).unwrap();
+    let out = agent(&["run", "--once", "--state", &state_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(spooled_ids(&state).is_empty());
+
+    let history = c.history_ids(&agent_id).await.unwrap();
+    assert_eq!(history.len(), 5, "{history:?}");
+    let mut unique = history.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "duplicates stored: {history:?}");
+    // Newest first: the fresh report, then the three spooled ones in the order they were made.
+    let oldest_first: Vec<String> = history.iter().rev().cloned().collect();
+    assert_eq!(&oldest_first[1..4], &spooled[..]);
+    assert_eq!(c.stored_reports().await.unwrap(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoked_agent_says_so_and_keeps_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = started(dir.path(), None);
+    let state = dir.path().join("agent");
+    assert!(enroll(&c, &state).status.success());
+    let (agent_id, _) = agent_identity(&state);
+    let response = c
+        .client()
+        .post(format!("{}/api/v1/agents/{agent_id}/revoke", c.url))
+        .bearer_auth(c.admin_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let out = agent(&["run", "--once", "--state", &state.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("revoked"), "{}", stderr(&out));
+    assert_eq!(spooled_ids(&state).len(), 1, "the report must stay spooled");
+
+    // A key the collector never issued: a different, equally clear message.
+    std::fs::write(state.join("agent.key"), "feedfacefeedface\n").unwrap();
+    let out = agent(&["run", "--once", "--state", &state.to_string_lossy()]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not known"), "{}", stderr(&out));
+    assert_eq!(c.stored_reports().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_reports_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = started(dir.path(), Some("enroll_per_minute = 1000\n"));
+    let mut agents = Vec::new();
+    for i in 0..8 {
+        let state = dir.path().join(format!("agent-{i}"));
+        assert!(enroll(&c, &state).status.success());
+        agents.push(agent_identity(&state));
+    }
+    // Many concurrent reports; remember exactly which ones were acknowledged.
+    let client = c.client();
+    let url = format!("{}/api/v1/reports", c.url);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (agent_id, key) in agents.clone() {
+        let client = client.clone();
+        let url = url.clone();
+        tasks.spawn(async move {
+            let mut acked = Vec::new();
+            for _ in 0..40 {
+                let r = report(&agent_id);
+                let body = gzip(&serde_json::to_vec(&r).unwrap());
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("Content-Encoding", "gzip")
+                    .body(body)
+                    .send()
+                    .await;
+                if let Ok(response) = response {
+                    if response.status().is_success() {
+                        acked.push((agent_id.clone(), r.report_id.to_string()));
+                    }
+                }
+            }
+            acked
+        });
+    }
+    let mut acked = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        acked.extend(result.unwrap());
+    }
+    assert_eq!(acked.len(), 8 * 40);
+    let data = c.data.clone();
+    c.kill().unwrap();
+
+    let c = Collector::start(&data, 0).unwrap();
+    for (agent_id, _) in &agents {
+        let stored = c.history_ids(agent_id).await.unwrap();
+        for (owner, id) in acked.iter().filter(|(a, _)| a == agent_id) {
+            assert!(stored.contains(id), "acknowledged report {id} of {owner} lost after SIGKILL");
+        }
+    }
+    assert_eq!(c.stored_reports().await.unwrap(), 8 * 40);
+}
