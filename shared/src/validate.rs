@@ -215,3 +215,85 @@ impl Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AgentInfo, Disk, InstalledUpdate};
+
+    fn report() -> Report {
+        Report::new(
+            AgentInfo {
+                id: None,
+                name: "ward-agent".into(),
+                version: "1".into(),
+            },
+            Utc::now(),
+        )
+    }
+
+    fn field_of(err: ValidationError) -> String {
+        match err {
+            ValidationError::StringTooLong { field, .. }
+            | ValidationError::TooMany { field, .. }
+            | ValidationError::Empty { field }
+            | ValidationError::OutOfRange { field, .. } => field,
+            ValidationError::SchemaVersion { .. } => "schema_version".into(),
+        }
+    }
+
+    fn check(r: &Report) -> Result<(), String> {
+        r.validate(&Limits::V1, Utc::now()).map_err(field_of)
+    }
+
+    #[test]
+    fn each_limit_names_its_field() {
+        assert_eq!(check(&report()), Ok(()));
+
+        let mut r = report();
+        r.schema_version = 2;
+        assert_eq!(check(&r), Err("schema_version".into()));
+        r.schema_version = 0;
+        assert_eq!(check(&r), Err("schema_version".into()));
+
+        let mut r = report();
+        r.collected_at = Utc::now() + chrono::Duration::days(3);
+        assert_eq!(check(&r), Err("collected_at".into()));
+
+        let mut r = report();
+        r.agent.name = " ".into();
+        assert_eq!(check(&r), Err("agent.name".into()));
+
+        let mut r = report();
+        r.hardware.cpu.brand = Some("x".repeat(1025));
+        assert_eq!(check(&r), Err("hardware.cpu.brand".into()));
+        r.hardware.cpu.brand = Some("x".repeat(1024));
+        assert_eq!(check(&r), Ok(()));
+
+        let mut r = report();
+        r.patches.installed = vec![
+            InstalledUpdate {
+                id: "KB1".into(),
+                ..Default::default()
+            };
+            5001
+        ];
+        assert_eq!(check(&r), Err("patches.installed".into()));
+        r.patches.installed.truncate(2);
+        r.patches.installed[1].id = String::new();
+        assert_eq!(check(&r), Err("patches.installed[1].id".into()));
+
+        let mut r = report();
+        r.hardware.disks = vec![Disk::default(); 3];
+        r.hardware.disks[2].mount_point = Some("m".repeat(2000));
+        assert_eq!(check(&r), Err("hardware.disks[2].mount_point".into()));
+
+        let mut r = report();
+        r.tags.labels = (0..65).map(|i| (format!("k{i}"), "v".into())).collect();
+        assert_eq!(check(&r), Err("tags.labels".into()));
+
+        let mut r = report();
+        r.errors = vec![crate::CollectionError::new("a", "b"); 257];
+        assert_eq!(check(&r), Err("errors".into()));
+    }
+}
