@@ -9,8 +9,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use ward_shared::api::{ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, REPORTS_PATH, ReportAck};
 use ward_shared::Report;
+use ward_shared::api::{
+    ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, REPORTS_PATH, ReportAck,
+};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -46,7 +48,8 @@ impl Client {
         if !server.starts_with("https://") {
             return Err(ClientError::NotHttps(server.to_owned()));
         }
-        let certs = reqwest::Certificate::from_pem_bundle(ca_pem).map_err(|e| ClientError::Ca(e.to_string()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(ca_pem)
+            .map_err(|e| ClientError::Ca(e.to_string()))?;
         if certs.is_empty() {
             return Err(ClientError::Ca("no PEM certificate found".into()));
         }
@@ -62,7 +65,9 @@ impl Client {
             builder = builder.add_root_certificate(cert);
         }
         Ok(Self {
-            http: builder.build().map_err(|e| ClientError::Build(e.to_string()))?,
+            http: builder
+                .build()
+                .map_err(|e| ClientError::Build(e.to_string()))?,
             base: server.trim_end_matches('/').to_owned(),
         })
     }
@@ -84,7 +89,9 @@ impl Client {
         }
         let detail = error_detail(response).await;
         Err(match status {
-            StatusCode::UNAUTHORIZED => SendError::Unauthorized(format!("enrollment refused: {detail}")),
+            StatusCode::UNAUTHORIZED => {
+                SendError::Unauthorized(format!("enrollment refused: {detail}"))
+            }
             s if retryable(s) => SendError::Retry(format!("{s}: {detail}")),
             s => SendError::Rejected {
                 status: s.as_u16(),
@@ -125,7 +132,9 @@ impl Client {
 }
 
 fn retryable(status: StatusCode) -> bool {
-    status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+    status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status.is_server_error()
 }
 
 async fn error_detail(response: reqwest::Response) -> String {
@@ -151,7 +160,10 @@ fn describe(err: &reqwest::Error) -> String {
 /// The gzip body for a report.
 pub fn encode(report: &Report) -> std::io::Result<Vec<u8>> {
     let json = serde_json::to_vec(report)?;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::default());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(json.len() / 4),
+        flate2::Compression::default(),
+    );
     encoder.write_all(&json)?;
     encoder.finish()
 }

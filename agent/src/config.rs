@@ -61,15 +61,24 @@ impl AgentConfig {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Self::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Self::default());
+            }
             Err(e) => return Err(ConfigError::Read(name, e)),
         };
-        let config: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse(name.clone(), e))?;
+        let config: Self =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse(name.clone(), e))?;
         if config.interval_secs < 60 {
-            return Err(ConfigError::Invalid(name, "interval_secs must be at least 60"));
+            return Err(ConfigError::Invalid(
+                name,
+                "interval_secs must be at least 60",
+            ));
         }
         if config.spool_max_reports == 0 {
-            return Err(ConfigError::Invalid(name, "spool_max_reports must be at least 1"));
+            return Err(ConfigError::Invalid(
+                name,
+                "spool_max_reports must be at least 1",
+            ));
         }
         Ok(config)
     }
@@ -126,7 +135,10 @@ mod tests {
         let err = AgentConfig::load(&path, true).unwrap_err().to_string();
         assert!(err.contains("sit"), "{err}");
         assert!(AgentConfig::load(&dir.path().join("none.toml"), true).is_err());
-        assert_eq!(AgentConfig::load(&dir.path().join("none.toml"), false).unwrap(), AgentConfig::default());
+        assert_eq!(
+            AgentConfig::load(&dir.path().join("none.toml"), false).unwrap(),
+            AgentConfig::default()
+        );
     }
 
     #[test]

@@ -34,15 +34,20 @@ pub struct EnrollArgs<'a> {
 
 pub async fn enroll(args: EnrollArgs<'_>) -> Result<State, EnrollError> {
     if State::is_enrolled(args.state_dir) && !args.force {
-        return Err(EnrollError::AlreadyEnrolled(args.state_dir.display().to_string()));
+        return Err(EnrollError::AlreadyEnrolled(
+            args.state_dir.display().to_string(),
+        ));
     }
-    let ca_pem = std::fs::read(args.ca).map_err(|e| EnrollError::Read(args.ca.display().to_string(), e))?;
+    let ca_pem =
+        std::fs::read(args.ca).map_err(|e| EnrollError::Read(args.ca.display().to_string(), e))?;
     let secret = std::fs::read_to_string(args.secret_file)
         .map_err(|e| EnrollError::Read(args.secret_file.display().to_string(), e))?
         .trim()
         .to_owned();
     if secret.is_empty() {
-        return Err(EnrollError::EmptySecret(args.secret_file.display().to_string()));
+        return Err(EnrollError::EmptySecret(
+            args.secret_file.display().to_string(),
+        ));
     }
     let client = Client::new(args.server, &ca_pem)?;
     let hostname = sysinfo::System::host_name();
@@ -58,5 +63,10 @@ pub async fn enroll(args: EnrollArgs<'_>) -> Result<State, EnrollError> {
         agent_id: response.agent_id,
         enrolled_at: Utc::now(),
     };
-    Ok(State::save(args.state_dir, &enrollment, &response.agent_key, &ca_pem)?)
+    Ok(State::save(
+        args.state_dir,
+        &enrollment,
+        &response.agent_key,
+        &ca_pem,
+    )?)
 }

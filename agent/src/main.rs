@@ -81,7 +81,9 @@ fn load_config(explicit: Option<&Path>, state: Option<&Path>) -> anyhow::Result<
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -131,7 +133,11 @@ async fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { state, config, once } => {
+        Command::Run {
+            state,
+            config,
+            once,
+        } => {
             let config = load_config(config.as_deref(), Some(&state))?;
             let loaded = State::load(&state)?;
             let mut agent = Agent::new(loaded, config)?;
@@ -162,7 +168,11 @@ async fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
                 "delivered {} report(s), {} already stored, {} refused",
                 drain.delivered, drain.duplicates, drain.dropped
             );
-            Ok(if drain.dropped > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+            Ok(if drain.dropped > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -192,7 +202,10 @@ async fn shutdown_signal() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -112,7 +112,10 @@ impl Agent {
 
     /// Collects and delivers forever (until `shutdown`), waiting the interval plus jitter.
     /// Shutdown is honoured between steps: a report being collected is spooled first.
-    pub async fn run_forever(&mut self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
+    pub async fn run_forever(
+        &mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), RunError> {
         tokio::pin!(shutdown);
         loop {
             if let Err(e) = self.collect_and_spool().await {

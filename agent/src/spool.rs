@@ -162,7 +162,12 @@ mod tests {
     use super::*;
 
     fn ids(spool: &Spool) -> Vec<Uuid> {
-        spool.entries().unwrap().iter().map(|e| e.report_id).collect()
+        spool
+            .entries()
+            .unwrap()
+            .iter()
+            .map(|e| e.report_id)
+            .collect()
     }
 
     #[test]

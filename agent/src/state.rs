@@ -78,7 +78,10 @@ impl State {
             source,
         })?;
         let key_path = dir.join(KEY_FILE);
-        let key = std::fs::read_to_string(&key_path).map_err(io(&key_path))?.trim().to_owned();
+        let key = std::fs::read_to_string(&key_path)
+            .map_err(io(&key_path))?
+            .trim()
+            .to_owned();
         let ca_path = dir.join(CA_FILE);
         let ca_pem = std::fs::read(&ca_path).map_err(io(&ca_path))?;
         Ok(Self {
@@ -95,7 +98,12 @@ impl State {
 
     /// Writes a new enrollment: CA, key (0600), then the enrollment record last, so a half-done
     /// enrollment is never taken for a whole one.
-    pub fn save(dir: &Path, enrollment: &Enrollment, key: &str, ca_pem: &[u8]) -> Result<Self, StateError> {
+    pub fn save(
+        dir: &Path,
+        enrollment: &Enrollment,
+        key: &str,
+        ca_pem: &[u8],
+    ) -> Result<Self, StateError> {
         create_private_dir(dir)?;
         write_atomic(&dir.join(CA_FILE), ca_pem, false)?;
         write_atomic(&dir.join(KEY_FILE), format!("{key}\n").as_bytes(), true)?;
@@ -146,7 +154,9 @@ pub fn write_atomic(path: &Path, contents: &[u8], private: bool) -> Result<(), S
 
 pub fn sync_dir(dir: &Path) -> Result<(), StateError> {
     #[cfg(unix)]
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))?;
     #[cfg(not(unix))]
     let _ = dir;
     Ok(())

@@ -73,9 +73,13 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(source) => return Err(ConfigError::Read { path, source }),
         };
-        let config: Config =
-            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.clone(), source })?;
-        config.check().map_err(|problem| ConfigError::Invalid { path, problem })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        config
+            .check()
+            .map_err(|problem| ConfigError::Invalid { path, problem })?;
         Ok(config)
     }
 
@@ -154,7 +158,11 @@ mod tests {
     #[test]
     fn unknown_key_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(CONFIG_FILE), "listen = \"127.0.0.1:1\"\nlisen = 3\n").unwrap();
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "listen = \"127.0.0.1:1\"\nlisen = 3\n",
+        )
+        .unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
     }

@@ -130,7 +130,11 @@ pub fn init(data_dir: &Path, options: &InitOptions) -> Result<InitReport, InitEr
     Ok(report)
 }
 
-fn generate_pki(data_dir: &Path, extra_sans: &[String], report: &mut InitReport) -> Result<(), InitError> {
+fn generate_pki(
+    data_dir: &Path,
+    extra_sans: &[String],
+    report: &mut InitReport,
+) -> Result<(), InitError> {
     let ca_path = data_dir.join(CA_FILE);
     let ca_key_path = data_dir.join(CA_KEY_FILE);
     // Reuse a CA that exists (so enrolled agents keep trusting a re-issued server certificate).
@@ -157,24 +161,33 @@ fn generate_pki(data_dir: &Path, extra_sans: &[String], report: &mut InitReport)
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2045, 1, 1);
         let cert = params.self_signed(&key)?;
-        write_new_private(&ca_key_path, key.serialize_pem().as_bytes()).map_err(io(&ca_key_path))?;
+        write_new_private(&ca_key_path, key.serialize_pem().as_bytes())
+            .map_err(io(&ca_key_path))?;
         write_new_private(&ca_path, cert.pem().as_bytes()).map_err(io(&ca_path))?;
         report.created.push(ca_path.clone());
         report.created.push(ca_key_path.clone());
         (cert, key)
     };
 
-    let mut sans = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut sans = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     sans.extend(host_name());
     sans.extend(extra_sans.iter().cloned());
     sans.dedup();
     let mut params = CertificateParams::new(sans)?;
     params.distinguished_name = DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, host_name().unwrap_or_else(|| "ward-collector".into()));
+    params.distinguished_name.push(
+        DnType::CommonName,
+        host_name().unwrap_or_else(|| "ward-collector".into()),
+    );
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2036, 1, 1);
     let key = KeyPair::generate()?;
@@ -188,14 +201,19 @@ fn generate_pki(data_dir: &Path, extra_sans: &[String], report: &mut InitReport)
     Ok(())
 }
 
-fn import_existing(data_dir: &Path, existing: &ExistingTls, report: &mut InitReport) -> Result<(), InitError> {
+fn import_existing(
+    data_dir: &Path,
+    existing: &ExistingTls,
+    report: &mut InitReport,
+) -> Result<(), InitError> {
     let read = |p: &Path| std::fs::read(p).map_err(io(p));
     let cert = read(&existing.cert)?;
     let key = read(&existing.key)?;
     let ca = read(&existing.ca)?;
     // Refuse a pair that does not load, before writing anything.
     crate::tls::server_config_from_pem(&cert, &key).map_err(|e| InitError::Tls(e.to_string()))?;
-    crate::tls::parse_certs(&ca).map_err(|e| InitError::Tls(format!("{}: {e}", existing.ca.display())))?;
+    crate::tls::parse_certs(&ca)
+        .map_err(|e| InitError::Tls(format!("{}: {e}", existing.ca.display())))?;
     for (name, bytes) in [(CA_FILE, &ca), (KEY_FILE, &key), (CERT_FILE, &cert)] {
         let path = data_dir.join(name);
         match write_new_private(&path, bytes) {

@@ -70,7 +70,9 @@ enum Command {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -106,7 +108,11 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             println!("listening on https://{}", server.addr);
             server.run(shutdown_signal()).await
         }
-        Command::Quickstart { data, listen, agent } => quickstart(&data, listen, &find_agent(agent.as_deref())).await,
+        Command::Quickstart {
+            data,
+            listen,
+            agent,
+        } => quickstart(&data, listen, &find_agent(agent.as_deref())).await,
     }
 }
 

@@ -31,14 +31,23 @@ async fn agent(agent_bin: &Path, args: &[&std::ffi::OsStr]) -> anyhow::Result<()
         .args(args)
         .status()
         .await
-        .with_context(|| format!("cannot start {} (build it with `cargo build --release`)", agent_bin.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot start {} (build it with `cargo build --release`)",
+                agent_bin.display()
+            )
+        })?;
     if !status.success() {
         bail!("{} {:?} failed: {status}", agent_bin.display(), args);
     }
     Ok(())
 }
 
-pub async fn quickstart(data_dir: &Path, listen: SocketAddr, agent_bin: &Path) -> anyhow::Result<()> {
+pub async fn quickstart(
+    data_dir: &Path,
+    listen: SocketAddr,
+    agent_bin: &Path,
+) -> anyhow::Result<()> {
     let created = init(data_dir, &InitOptions::default())?;
     for path in &created.created {
         println!("created  {}", path.display());
@@ -76,7 +85,12 @@ pub async fn quickstart(data_dir: &Path, listen: SocketAddr, agent_bin: &Path) -
     rewrite_server(&state, &url)?;
     agent(
         agent_bin,
-        &["run".as_ref(), "--once".as_ref(), "--state".as_ref(), state.as_os_str()],
+        &[
+            "run".as_ref(),
+            "--once".as_ref(),
+            "--state".as_ref(),
+            state.as_os_str(),
+        ],
     )
     .await?;
 
@@ -85,7 +99,11 @@ pub async fn quickstart(data_dir: &Path, listen: SocketAddr, agent_bin: &Path) -
         let Some(device) = devices.iter().max_by_key(|d| d.last_seen) else {
             return Ok(None);
         };
-        Ok(store.history(device.id, 1)?.into_iter().next().map(|s| s.report))
+        Ok(store
+            .history(device.id, 1)?
+            .into_iter()
+            .next()
+            .map(|s| s.report))
     })
     .await??;
     match newest {
@@ -104,7 +122,8 @@ pub async fn quickstart(data_dir: &Path, listen: SocketAddr, agent_bin: &Path) -
 
 fn rewrite_server(state: &Path, url: &str) -> anyhow::Result<()> {
     let path = state.join("enrollment.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let mut value: serde_json::Value = serde_json::from_str(&text)?;
     if value.get("server").and_then(|s| s.as_str()) != Some(url) {
         value["server"] = serde_json::Value::String(url.to_owned());
@@ -134,8 +153,16 @@ pub fn summary(r: &Report) -> String {
     let hw = &r.hardware;
     let p = &r.patches;
     let sec = &r.security;
-    let _ = writeln!(s, "\nThis machine, as its agent reported it ({}):", r.collected_at.format("%Y-%m-%d %H:%M UTC"));
-    let _ = writeln!(s, "  host       {}", or_unknown(r.host.fqdn.as_ref().or(r.host.hostname.as_ref())));
+    let _ = writeln!(
+        s,
+        "\nThis machine, as its agent reported it ({}):",
+        r.collected_at.format("%Y-%m-%d %H:%M UTC")
+    );
+    let _ = writeln!(
+        s,
+        "  host       {}",
+        or_unknown(r.host.fqdn.as_ref().or(r.host.hostname.as_ref()))
+    );
     let _ = writeln!(
         s,
         "  OS         {} (version {}, kernel {}, {})",

@@ -43,10 +43,18 @@ impl Server {
         };
         let enroll_secret = read(ENROLL_SECRET_FILE)?;
         let admin_token = read(ADMIN_TOKEN_FILE)?;
-        let under = |p: &PathBuf| if p.is_absolute() { p.clone() } else { data_dir.join(p) };
+        let under = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                data_dir.join(p)
+            }
+        };
         let (cert_path, key_path) = (under(&config.tls_cert), under(&config.tls_key));
-        let cert = std::fs::read(&cert_path).with_context(|| format!("cannot read {}", cert_path.display()))?;
-        let key = std::fs::read(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
+        let cert = std::fs::read(&cert_path)
+            .with_context(|| format!("cannot read {}", cert_path.display()))?;
+        let key = std::fs::read(&key_path)
+            .with_context(|| format!("cannot read {}", key_path.display()))?;
         let tls = crate::tls::server_config_from_pem(&cert, &key)
             .with_context(|| format!("{} / {}", cert_path.display(), key_path.display()))?;
 

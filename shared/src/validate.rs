@@ -46,9 +46,17 @@ pub enum ValidationError {
     #[error("schema_version {found} is not supported (this collector reads up to {supported})")]
     SchemaVersion { found: u32, supported: u32 },
     #[error("{field} is {len} bytes long; the limit is {max}")]
-    StringTooLong { field: String, len: usize, max: usize },
+    StringTooLong {
+        field: String,
+        len: usize,
+        max: usize,
+    },
     #[error("{field} has {len} entries; the limit is {max}")]
-    TooMany { field: String, len: usize, max: usize },
+    TooMany {
+        field: String,
+        len: usize,
+        max: usize,
+    },
     #[error("{field} must not be empty")]
     Empty { field: String },
     #[error("{field} is out of range: {detail}")]
@@ -117,7 +125,10 @@ impl Report {
         if self.collected_at > now + chrono::Duration::days(1) {
             return Err(ValidationError::OutOfRange {
                 field: "collected_at".into(),
-                detail: format!("{} is more than a day ahead of the collector's clock", self.collected_at),
+                detail: format!(
+                    "{} is more than a day ahead of the collector's clock",
+                    self.collected_at
+                ),
             });
         }
         let c = Check { limits };
@@ -192,10 +203,20 @@ impl Report {
         for (i, f) in s.firewall_profiles.iter().enumerate() {
             c.str(&format!("security.firewall_profiles[{i}].name"), &f.name)?;
         }
-        c.len("security.encrypted_volumes", s.encrypted_volumes.len(), limits.max_volumes)?;
+        c.len(
+            "security.encrypted_volumes",
+            s.encrypted_volumes.len(),
+            limits.max_volumes,
+        )?;
         for (i, v) in s.encrypted_volumes.iter().enumerate() {
-            c.str(&format!("security.encrypted_volumes[{i}].volume"), &v.volume)?;
-            c.opt(&format!("security.encrypted_volumes[{i}].method"), &v.method)?;
+            c.str(
+                &format!("security.encrypted_volumes[{i}].volume"),
+                &v.volume,
+            )?;
+            c.opt(
+                &format!("security.encrypted_volumes[{i}].method"),
+                &v.method,
+            )?;
         }
 
         let t = &self.tags;

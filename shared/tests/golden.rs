@@ -1,6 +1,8 @@
 //! Every golden payload parses and validates. Golden files are only ever added, never edited:
 //! a failure here means the wire format broke compatibility.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 use chrono::{TimeZone, Utc};
@@ -14,14 +16,21 @@ fn golden() -> Vec<(String, Report)> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(files.len() >= 4, "golden files missing from {}", dir.display());
+    assert!(
+        files.len() >= 4,
+        "golden files missing from {}",
+        dir.display()
+    );
     files
         .into_iter()
         .map(|path| {
             let text = std::fs::read(&path).unwrap();
             let report: Report = serde_json::from_slice(&text)
                 .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), report)
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                report,
+            )
         })
         .collect()
 }
@@ -54,7 +63,10 @@ fn golden_payloads_carry_the_values_written() {
     assert_eq!(windows.os.build.as_deref(), Some("19045"));
     assert_eq!(windows.os.revision, Some(6456));
     assert_eq!(windows.security.smb1_server_enabled, Some(true));
-    assert_eq!(windows.patches.installed[0].installed_on, chrono::NaiveDate::from_ymd_opt(2025, 10, 15));
+    assert_eq!(
+        windows.patches.installed[0].installed_on,
+        chrono::NaiveDate::from_ymd_opt(2025, 10, 15)
+    );
     assert_eq!(windows.patches.installed[1].installed_on, None);
 
     let minimal = get("v1-minimal.json");

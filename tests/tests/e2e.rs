@@ -1,6 +1,8 @@
 //! End to end: the real collector on 127.0.0.1:0 with a temporary data directory, driven by
 //! the real agent binary and by raw HTTPS requests.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::path::Path;
 
@@ -29,7 +31,11 @@ fn report(agent_id: &str) -> Report {
 }
 
 async fn post(c: &Collector, key: &str, body: Vec<u8>, gzip: bool) -> (u16, Value) {
-    let mut request = c.client().post(format!("{}/api/v1/reports", c.url)).bearer_auth(key).body(body);
+    let mut request = c
+        .client()
+        .post(format!("{}/api/v1/reports", c.url))
+        .bearer_auth(key)
+        .body(body);
     if gzip {
         request = request.header("Content-Encoding", "gzip");
     }
@@ -49,7 +55,9 @@ fn agent_collect_prints_a_valid_report_of_this_machine() {
     let out = agent(&["collect"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let report: Report = serde_json::from_slice(&out.stdout).expect("collect prints a Report");
-    report.validate(&ward_shared::Limits::V1, chrono::Utc::now()).unwrap();
+    report
+        .validate(&ward_shared::Limits::V1, chrono::Utc::now())
+        .unwrap();
     assert_eq!(report.agent.name, "ward-agent");
     assert!(report.agent.id.is_none());
     if cfg!(target_os = "linux") {
@@ -64,10 +72,16 @@ fn help_lists_every_command() {
     for cmd in ["collect", "enroll", "run"] {
         assert!(text.contains(cmd), "ward-agent --help lacks {cmd}: {text}");
     }
-    let out = std::process::Command::new(ward_tests::bin("ward-collector")).arg("--help").output().unwrap();
+    let out = std::process::Command::new(ward_tests::bin("ward-collector"))
+        .arg("--help")
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for cmd in ["init", "serve", "quickstart"] {
-        assert!(text.contains(cmd), "ward-collector --help lacks {cmd}: {text}");
+        assert!(
+            text.contains(cmd),
+            "ward-collector --help lacks {cmd}: {text}"
+        );
     }
 }
 
@@ -81,10 +95,21 @@ async fn enroll_report_and_read_back_through_the_api() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(state.join("agent.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(state.join("agent.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "agent key must be private");
-        for f in ["enroll-secret", "admin-token", "tls/server-key.pem", "tls/ca-key.pem"] {
-            let mode = std::fs::metadata(c.data.join(f)).unwrap().permissions().mode();
+        for f in [
+            "enroll-secret",
+            "admin-token",
+            "tls/server-key.pem",
+            "tls/ca-key.pem",
+        ] {
+            let mode = std::fs::metadata(c.data.join(f))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{f} must be private");
         }
     }
@@ -92,7 +117,11 @@ async fn enroll_report_and_read_back_through_the_api() {
     let (_, key_before) = agent_identity(&state);
     let again = enroll(&c, &state);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already enrolled"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already enrolled"),
+        "{}",
+        stderr(&again)
+    );
     assert_eq!(agent_identity(&state).1, key_before);
 
     let out = agent(&["run", "--once", "--state", &state.to_string_lossy()]);
@@ -100,7 +129,10 @@ async fn enroll_report_and_read_back_through_the_api() {
     assert!(spooled_ids(&state).is_empty());
 
     let (agent_id, _) = agent_identity(&state);
-    let (status, view) = c.admin_get(&format!("/api/v1/devices/{agent_id}")).await.unwrap();
+    let (status, view) = c
+        .admin_get(&format!("/api/v1/devices/{agent_id}"))
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{view}");
     let latest: Report = serde_json::from_value(view["latest"].clone()).unwrap();
     // The collector holds what this machine's agent says about it.
@@ -108,7 +140,10 @@ async fn enroll_report_and_read_back_through_the_api() {
     assert_eq!(latest.os.name, local.os.name);
     assert_eq!(latest.host.hostname, local.host.hostname);
     assert_eq!(latest.hardware.ram_bytes, local.hardware.ram_bytes);
-    assert_eq!(latest.agent.id.map(|id| id.to_string()), Some(agent_id.clone()));
+    assert_eq!(
+        latest.agent.id.map(|id| id.to_string()),
+        Some(agent_id.clone())
+    );
     assert_eq!(view["device"]["report_count"], 1);
 
     // The agent key is stored hashed: it appears nowhere in the store's files.
@@ -149,9 +184,17 @@ async fn duplicate_and_bad_input_change_nothing() {
     let good = report(&agent_id);
     let body = gzip(&serde_json::to_vec(&good).unwrap());
     let (status, ack) = post(&c, &key, body.clone(), true).await;
-    assert_eq!((status, ack["status"].as_str()), (200, Some("stored")), "{ack}");
+    assert_eq!(
+        (status, ack["status"].as_str()),
+        (200, Some("stored")),
+        "{ack}"
+    );
     let (status, ack) = post(&c, &key, body, true).await;
-    assert_eq!((status, ack["status"].as_str()), (200, Some("duplicate")), "{ack}");
+    assert_eq!(
+        (status, ack["status"].as_str()),
+        (200, Some("duplicate")),
+        "{ack}"
+    );
     assert_eq!(c.stored_reports().await.unwrap(), 1);
 
     let fresh = || report(&agent_id);
@@ -167,24 +210,86 @@ async fn duplicate_and_bad_input_change_nothing() {
         })
         .collect();
     let cases: Vec<(&str, &str, Vec<u8>, bool, u16, &str)> = vec![
-        ("over the body limit", key.as_str(), vec![b'{'; 5 << 20], false, 413, "payload_too_large"),
-        ("gzip bomb", key.as_str(), gzip(&vec![b' '; 20 << 20]), true, 413, "payload_too_large"),
-        ("malformed JSON", key.as_str(), b"{\"report_id\": [".to_vec(), false, 400, "bad_request"),
-        ("wrong schema", key.as_str(), serde_json::to_vec(&wrong_schema).unwrap(), false, 422, "unsupported_schema_version"),
-        ("field over its limit", key.as_str(), gzip(&serde_json::to_vec(&long_field).unwrap()), true, 422, "invalid_report"),
-        ("list over its limit", key.as_str(), gzip(&serde_json::to_vec(&too_many).unwrap()), true, 422, "invalid_report"),
-        ("wrong key", "0123456789abcdef", gzip(&serde_json::to_vec(&fresh()).unwrap()), true, 401, "unknown_agent_key"),
+        (
+            "over the body limit",
+            key.as_str(),
+            vec![b'{'; 5 << 20],
+            false,
+            413,
+            "payload_too_large",
+        ),
+        (
+            "gzip bomb",
+            key.as_str(),
+            gzip(&vec![b' '; 20 << 20]),
+            true,
+            413,
+            "payload_too_large",
+        ),
+        (
+            "malformed JSON",
+            key.as_str(),
+            b"{\"report_id\": [".to_vec(),
+            false,
+            400,
+            "bad_request",
+        ),
+        (
+            "wrong schema",
+            key.as_str(),
+            serde_json::to_vec(&wrong_schema).unwrap(),
+            false,
+            422,
+            "unsupported_schema_version",
+        ),
+        (
+            "field over its limit",
+            key.as_str(),
+            gzip(&serde_json::to_vec(&long_field).unwrap()),
+            true,
+            422,
+            "invalid_report",
+        ),
+        (
+            "list over its limit",
+            key.as_str(),
+            gzip(&serde_json::to_vec(&too_many).unwrap()),
+            true,
+            422,
+            "invalid_report",
+        ),
+        (
+            "wrong key",
+            "0123456789abcdef",
+            gzip(&serde_json::to_vec(&fresh()).unwrap()),
+            true,
+            401,
+            "unknown_agent_key",
+        ),
     ];
     for (what, key, body, gz, want_status, want_code) in cases {
         let (status, error) = post(&c, key, body, gz).await;
         assert_eq!(status, want_status, "{what}: {error}");
         assert_eq!(error["error"], want_code, "{what}: {error}");
-        assert!(error["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {error}");
+        assert!(
+            error["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{what}: {error}"
+        );
     }
     // Missing key.
-    let response = c.client().post(format!("{}/api/v1/reports", c.url)).body("{}").send().await.unwrap();
+    let response = c
+        .client()
+        .post(format!("{}/api/v1/reports", c.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 401);
-    assert_eq!(c.stored_reports().await.unwrap(), 1, "bad input changed the store");
+    assert_eq!(
+        c.stored_reports().await.unwrap(),
+        1,
+        "bad input changed the store"
+    );
 
     // Wrong enrollment secret through the real agent: a clear refusal, no state written.
     let bad_secret = dir.path().join("bad-secret");
@@ -202,7 +307,11 @@ async fn duplicate_and_bad_input_change_nothing() {
         &other.to_string_lossy(),
     ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("enrollment secret is wrong"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("enrollment secret is wrong"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!other.join("enrollment.json").exists());
 
     // Rate limit: 5 per minute from one address; one used above plus one failure.
@@ -341,7 +450,10 @@ async fn acknowledged_reports_survive_sigkill() {
     for (agent_id, _) in &agents {
         let stored = c.history_ids(agent_id).await.unwrap();
         for (owner, id) in acked.iter().filter(|(a, _)| a == agent_id) {
-            assert!(stored.contains(id), "acknowledged report {id} of {owner} lost after SIGKILL");
+            assert!(
+                stored.contains(id),
+                "acknowledged report {id} of {owner} lost after SIGKILL"
+            );
         }
     }
     assert_eq!(c.stored_reports().await.unwrap(), 8 * 40);

@@ -24,7 +24,9 @@ pub enum ApiError {
     MissingToken,
     #[error("the agent key is not known to this collector; enroll the agent again")]
     UnknownAgentKey,
-    #[error("this agent's key was revoked by an administrator; enroll the agent again if it should report")]
+    #[error(
+        "this agent's key was revoked by an administrator; enroll the agent again if it should report"
+    )]
     AgentRevoked,
     #[error("the admin token is wrong")]
     BadAdminToken,
@@ -44,7 +46,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::UnsupportedSchema(_) | ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedSchema(_) | ApiError::Invalid(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::MissingToken
@@ -93,9 +97,10 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("30"));
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("30"),
+            );
         }
         response
     }

@@ -95,11 +95,16 @@ fn explain_parse_failure(json: &[u8], err: serde_json::Error) -> ApiError {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
         return ApiError::BadRequest(format!("the report is not valid JSON: {err}"));
     };
-    match value.get("schema_version").and_then(serde_json::Value::as_u64) {
+    match value
+        .get("schema_version")
+        .and_then(serde_json::Value::as_u64)
+    {
         Some(v) if v != u64::from(SCHEMA_VERSION) => ApiError::UnsupportedSchema(format!(
             "schema_version {v} is not supported (this collector reads up to {SCHEMA_VERSION})"
         )),
         None => ApiError::UnsupportedSchema("the report has no numeric schema_version".into()),
-        Some(_) => ApiError::Invalid(format!("the report does not match schema {SCHEMA_VERSION}: {err}")),
+        Some(_) => ApiError::Invalid(format!(
+            "the report does not match schema {SCHEMA_VERSION}: {err}"
+        )),
     }
 }

@@ -97,7 +97,10 @@ pub struct Admin;
 impl FromRequestParts<Arc<AppState>> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let token = bearer(&parts.headers)?;
         if hashes_equal(&secrets::hash(token), &state.admin_token_hash) {
             Ok(Admin)
@@ -113,7 +116,10 @@ pub struct Agent(pub AgentRecord);
 impl FromRequestParts<Arc<AppState>> for Agent {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let hash = secrets::hash(bearer(&parts.headers)?);
         let agent = state
             .store
@@ -137,7 +143,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PeerIp {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip()),
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
+                    addr.ip()
+                }),
         ))
     }
 }
@@ -158,9 +166,14 @@ async fn enroll(
         tracing::warn!(%ip, "enrollment with a wrong secret");
         return Err(ApiError::BadEnrollSecret);
     }
-    for (field, value) in [("hostname", &request.hostname), ("agent_version", &request.agent_version)] {
+    for (field, value) in [
+        ("hostname", &request.hostname),
+        ("agent_version", &request.agent_version),
+    ] {
         if value.as_ref().is_some_and(|v| v.len() > 255) {
-            return Err(ApiError::Invalid(format!("{field} is longer than 255 bytes")));
+            return Err(ApiError::Invalid(format!(
+                "{field} is longer than 255 bytes"
+            )));
         }
     }
     let key = secrets::new_secret();
@@ -211,7 +224,10 @@ async fn post_report(
     }))
 }
 
-async fn list_devices(_: Admin, State(state): State<Arc<AppState>>) -> Result<Json<Vec<DeviceSummary>>, ApiError> {
+async fn list_devices(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<DeviceSummary>>, ApiError> {
     let store = state.store.clone();
     Ok(Json(blocking(move || Ok(store.devices()?)).await?))
 }
@@ -249,7 +265,8 @@ impl From<StoredReport> for HistoryEntry {
 }
 
 fn parse_id(id: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::BadRequest(format!("{id:?} is not a device id (UUID)")))
+    Uuid::parse_str(id)
+        .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a device id (UUID)")))
 }
 
 async fn get_device(
@@ -259,13 +276,20 @@ async fn get_device(
     Query(query): Query<DeviceQuery>,
 ) -> Result<Json<DeviceView>, ApiError> {
     let id = parse_id(&id)?;
-    let limit = query.history.unwrap_or(DEFAULT_HISTORY).clamp(1, MAX_HISTORY);
+    let limit = query
+        .history
+        .unwrap_or(DEFAULT_HISTORY)
+        .clamp(1, MAX_HISTORY);
     let store = state.store.clone();
     let view = blocking(move || {
         let device = store
             .device(id)?
             .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))?;
-        let history: Vec<HistoryEntry> = store.history(id, limit)?.into_iter().map(HistoryEntry::from).collect();
+        let history: Vec<HistoryEntry> = store
+            .history(id, limit)?
+            .into_iter()
+            .map(HistoryEntry::from)
+            .collect();
         Ok(DeviceView {
             device,
             latest: history.first().map(|h| h.report.clone()),
@@ -298,7 +322,10 @@ impl From<AgentRecord> for AgentView {
     }
 }
 
-async fn list_agents(_: Admin, State(state): State<Arc<AppState>>) -> Result<Json<Vec<AgentView>>, ApiError> {
+async fn list_agents(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<AgentView>>, ApiError> {
     let store = state.store.clone();
     let agents = blocking(move || Ok(store.agents()?)).await?;
     Ok(Json(agents.into_iter().map(AgentView::from).collect()))
@@ -317,7 +344,6 @@ async fn revoke_agent(
     tracing::info!(agent = %id, "agent revoked");
     Ok(Json(serde_json::json!({ "agent_id": id, "revoked": true })))
 }
-
 
 #[cfg(test)]
 mod tests;

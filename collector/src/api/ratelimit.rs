@@ -36,7 +36,12 @@ impl RateLimiter {
         self.bump(&mut windows, addr, now)
     }
 
-    fn bump(&self, windows: &mut HashMap<IpAddr, (Instant, u32)>, addr: IpAddr, now: Instant) -> bool {
+    fn bump(
+        &self,
+        windows: &mut HashMap<IpAddr, (Instant, u32)>,
+        addr: IpAddr,
+        now: Instant,
+    ) -> bool {
         let entry = windows.entry(addr).or_insert((now, 0));
         if now.duration_since(entry.0) >= WINDOW {
             *entry = (now, 0);

@@ -46,20 +46,25 @@ impl Harness {
         let response = app(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("body is not JSON: {bytes:?}"));
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("body is not JSON: {bytes:?}"));
         (status, value)
     }
 
     async fn enroll(&self) -> EnrollResponse {
         let (status, body) = self
-            .call(post_json("/api/v1/enroll", &json!({"secret": SECRET, "hostname": "pc-1"})))
+            .call(post_json(
+                "/api/v1/enroll",
+                &json!({"secret": SECRET, "hostname": "pc-1"}),
+            ))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         serde_json::from_value(body).unwrap()
     }
 
     async fn post_report(&self, key: &str, body: Vec<u8>, gzip: bool) -> (StatusCode, Value) {
-        let mut request = Request::post("/api/v1/reports").header(header::AUTHORIZATION, format!("Bearer {key}"));
+        let mut request =
+            Request::post("/api/v1/reports").header(header::AUTHORIZATION, format!("Bearer {key}"));
         if gzip {
             request = request.header(header::CONTENT_ENCODING, "gzip");
         }
@@ -115,7 +120,9 @@ fn json_bytes(r: &Report) -> Vec<u8> {
 #[tokio::test]
 async fn health_answers_without_auth() {
     let h = Harness::new();
-    let (status, body) = h.call(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let (status, body) = h
+        .call(Request::get("/healthz").body(Body::empty()).unwrap())
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "ok");
 }
@@ -125,7 +132,9 @@ async fn enroll_report_and_read_back() {
     let h = Harness::new();
     let enrolled = h.enroll().await;
     let r = report(Some(enrolled.agent_id));
-    let (status, body) = h.post_report(&enrolled.agent_key, gzip(&json_bytes(&r)), true).await;
+    let (status, body) = h
+        .post_report(&enrolled.agent_key, gzip(&json_bytes(&r)), true)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let ack: ReportAck = serde_json::from_value(body).unwrap();
     assert_eq!(ack.report_id, r.report_id);
@@ -138,7 +147,9 @@ async fn enroll_report_and_read_back() {
     assert_eq!(devices[0]["hostname"], "pc-1");
     assert_eq!(devices[0]["report_count"], 1);
 
-    let (status, device) = h.admin_get(&format!("/api/v1/devices/{}", enrolled.agent_id)).await;
+    let (status, device) = h
+        .admin_get(&format!("/api/v1/devices/{}", enrolled.agent_id))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let view: DeviceView = serde_json::from_value(device).unwrap();
     assert_eq!(view.latest.as_ref(), Some(&r));
@@ -146,9 +157,13 @@ async fn enroll_report_and_read_back() {
 
     // Plain JSON (no gzip) is accepted too.
     let r2 = report(None);
-    let (status, _) = h.post_report(&enrolled.agent_key, json_bytes(&r2), false).await;
+    let (status, _) = h
+        .post_report(&enrolled.agent_key, json_bytes(&r2), false)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, device) = h.admin_get(&format!("/api/v1/devices/{}?history=1", enrolled.agent_id)).await;
+    let (_, device) = h
+        .admin_get(&format!("/api/v1/devices/{}?history=1", enrolled.agent_id))
+        .await;
     let view: DeviceView = serde_json::from_value(device).unwrap();
     assert_eq!(view.history.len(), 1);
     assert_eq!(view.history[0].report_id, r2.report_id);
@@ -168,13 +183,24 @@ async fn a_duplicate_report_is_acknowledged_once_stored_once() {
     assert_eq!(h.report_count(), 1);
 }
 
-async fn refused(h: &Harness, key: &str, body: Vec<u8>, gzip: bool, status: StatusCode, code: &str) {
+async fn refused(
+    h: &Harness,
+    key: &str,
+    body: Vec<u8>,
+    gzip: bool,
+    status: StatusCode,
+    code: &str,
+) {
     let before = h.report_count();
     let (got, body) = h.post_report(key, body, gzip).await;
     assert_eq!(got, status, "{body}");
     assert_eq!(body["error"], code, "{body}");
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
-    assert_eq!(h.report_count(), before, "a refused report changed the store");
+    assert_eq!(
+        h.report_count(),
+        before,
+        "a refused report changed the store"
+    );
 }
 
 #[tokio::test]
@@ -186,35 +212,115 @@ async fn bad_reports_get_a_clear_4xx_and_change_nothing() {
 
     // Body over the limit as sent.
     let noise: Vec<u8> = (0..10_000u32).flat_map(|i| i.to_le_bytes()).collect();
-    refused(&h, key, noise, false, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    refused(
+        &h,
+        key,
+        noise,
+        false,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
     // gzip that inflates past the limit (a tiny bomb).
-    refused(&h, key, gzip(&vec![b' '; 100_000]), true, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    refused(
+        &h,
+        key,
+        gzip(&vec![b' '; 100_000]),
+        true,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
     // Not gzip although it says so.
-    refused(&h, key, b"not gzip".to_vec(), true, StatusCode::BAD_REQUEST, "bad_request").await;
+    refused(
+        &h,
+        key,
+        b"not gzip".to_vec(),
+        true,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
     // Malformed JSON.
-    refused(&h, key, b"{\"schema_version\": 1,".to_vec(), false, StatusCode::BAD_REQUEST, "bad_request").await;
+    refused(
+        &h,
+        key,
+        b"{\"schema_version\": 1,".to_vec(),
+        false,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
     // Wrong schema version.
     let mut v = serde_json::to_value(&good).unwrap();
     v["schema_version"] = json!(99);
-    refused(&h, key, serde_json::to_vec(&v).unwrap(), false, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_schema_version").await;
+    refused(
+        &h,
+        key,
+        serde_json::to_vec(&v).unwrap(),
+        false,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unsupported_schema_version",
+    )
+    .await;
     v["schema_version"] = json!("one");
-    refused(&h, key, serde_json::to_vec(&v).unwrap(), false, StatusCode::UNPROCESSABLE_ENTITY, "unsupported_schema_version").await;
+    refused(
+        &h,
+        key,
+        serde_json::to_vec(&v).unwrap(),
+        false,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unsupported_schema_version",
+    )
+    .await;
     // Right version, wrong shape.
     let mut v = serde_json::to_value(&good).unwrap();
     v["report_id"] = json!("not-a-uuid");
-    refused(&h, key, serde_json::to_vec(&v).unwrap(), false, StatusCode::UNPROCESSABLE_ENTITY, "invalid_report").await;
+    refused(
+        &h,
+        key,
+        serde_json::to_vec(&v).unwrap(),
+        false,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_report",
+    )
+    .await;
     // A field over its limit.
     let mut long = good.clone();
     long.host.hostname = Some("x".repeat(2000));
-    refused(&h, key, gzip(&json_bytes(&long)), true, StatusCode::UNPROCESSABLE_ENTITY, "invalid_report").await;
+    refused(
+        &h,
+        key,
+        gzip(&json_bytes(&long)),
+        true,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_report",
+    )
+    .await;
     // A list over its limit.
     let mut many = good.clone();
     many.host.ip_addresses = vec!["10.0.0.1".into(); 300];
-    refused(&h, key, gzip(&json_bytes(&many)), true, StatusCode::UNPROCESSABLE_ENTITY, "invalid_report").await;
+    refused(
+        &h,
+        key,
+        gzip(&json_bytes(&many)),
+        true,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_report",
+    )
+    .await;
     // Someone else's agent id.
     let mut other = good.clone();
     other.agent.id = Some(uuid::Uuid::now_v7());
-    refused(&h, key, gzip(&json_bytes(&other)), true, StatusCode::UNPROCESSABLE_ENTITY, "invalid_report").await;
+    refused(
+        &h,
+        key,
+        gzip(&json_bytes(&other)),
+        true,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_report",
+    )
+    .await;
     // An encoding we do not speak.
     let before = h.report_count();
     let (status, body) = h
@@ -239,21 +345,54 @@ async fn keys_are_checked() {
     let h = Harness::new();
     let enrolled = h.enroll().await;
     let body = gzip(&json_bytes(&report(None)));
-    refused(&h, "", body.clone(), true, StatusCode::UNAUTHORIZED, "missing_token").await;
-    refused(&h, "wrong-key", body.clone(), true, StatusCode::UNAUTHORIZED, "unknown_agent_key").await;
-    let (status, _) = h.call(Request::post("/api/v1/reports").body(Body::from(body.clone())).unwrap()).await;
+    refused(
+        &h,
+        "",
+        body.clone(),
+        true,
+        StatusCode::UNAUTHORIZED,
+        "missing_token",
+    )
+    .await;
+    refused(
+        &h,
+        "wrong-key",
+        body.clone(),
+        true,
+        StatusCode::UNAUTHORIZED,
+        "unknown_agent_key",
+    )
+    .await;
+    let (status, _) = h
+        .call(
+            Request::post("/api/v1/reports")
+                .body(Body::from(body.clone()))
+                .unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The agent key is not an admin token, and the admin token is not an agent key.
     let (status, _) = h
         .call(
             Request::get("/api/v1/devices")
-                .header(header::AUTHORIZATION, format!("Bearer {}", enrolled.agent_key))
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", enrolled.agent_key),
+                )
                 .body(Body::empty())
                 .unwrap(),
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    refused(&h, ADMIN, body.clone(), true, StatusCode::UNAUTHORIZED, "unknown_agent_key").await;
+    refused(
+        &h,
+        ADMIN,
+        body.clone(),
+        true,
+        StatusCode::UNAUTHORIZED,
+        "unknown_agent_key",
+    )
+    .await;
 
     // Revoked: 403 with its own code, so the agent can say so.
     let (status, _) = h
@@ -265,26 +404,46 @@ async fn keys_are_checked() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    refused(&h, &enrolled.agent_key, body, true, StatusCode::FORBIDDEN, "agent_revoked").await;
+    refused(
+        &h,
+        &enrolled.agent_key,
+        body,
+        true,
+        StatusCode::FORBIDDEN,
+        "agent_revoked",
+    )
+    .await;
     let (_, agents) = h.admin_get("/api/v1/agents").await;
     assert_eq!(agents[0]["revoked"], true);
-    assert!(agents[0].get("key_hash").is_none(), "the key hash must not leave the store");
+    assert!(
+        agents[0].get("key_hash").is_none(),
+        "the key hash must not leave the store"
+    );
 }
 
 #[tokio::test]
 async fn enrollment_refuses_bad_secrets_and_is_rate_limited() {
     let h = Harness::with_limits(4096, 16384, 3);
-    let (status, body) = h.call(post_json("/api/v1/enroll", &json!({"secret": "guess"}))).await;
+    let (status, body) = h
+        .call(post_json("/api/v1/enroll", &json!({"secret": "guess"})))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "bad_enrollment_secret");
-    let (status, body) = h.call(post_json("/api/v1/enroll", &json!({"nope": 1}))).await;
+    let (status, body) = h
+        .call(post_json("/api/v1/enroll", &json!({"nope": 1})))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _) = h
-        .call(post_json("/api/v1/enroll", &json!({"secret": SECRET, "hostname": "h".repeat(300)})))
+        .call(post_json(
+            "/api/v1/enroll",
+            &json!({"secret": SECRET, "hostname": "h".repeat(300)}),
+        ))
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     // Fourth attempt in the minute, even with the right secret.
-    let (status, body) = h.call(post_json("/api/v1/enroll", &json!({"secret": SECRET}))).await;
+    let (status, body) = h
+        .call(post_json("/api/v1/enroll", &json!({"secret": SECRET})))
+        .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"], "rate_limited");
     assert!(h.state.store.agents().unwrap().is_empty());
@@ -296,17 +455,30 @@ async fn admin_endpoints_answer_json_errors() {
     let (status, body) = h.admin_get("/api/v1/devices/not-a-uuid").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "bad_request");
-    let (status, body) = h.admin_get(&format!("/api/v1/devices/{}", uuid::Uuid::now_v7())).await;
+    let (status, body) = h
+        .admin_get(&format!("/api/v1/devices/{}", uuid::Uuid::now_v7()))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
     let (status, body) = h.admin_get("/api/v1/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "not_found");
-    let (status, body) = h.call(Request::delete("/api/v1/devices").body(Body::empty()).unwrap()).await;
+    let (status, body) = h
+        .call(
+            Request::delete("/api/v1/devices")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(body["error"], "method_not_allowed");
     let (status, body) = h
-        .call(Request::get("/api/v1/devices").header(header::AUTHORIZATION, "Bearer wrong").body(Body::empty()).unwrap())
+        .call(
+            Request::get("/api/v1/devices")
+                .header(header::AUTHORIZATION, "Bearer wrong")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "bad_token");
