@@ -99,6 +99,29 @@ impl AgentConfig {
         }
     }
 
+    /// An example file with every key at its default, as shipped in `deploy/`.
+    pub fn commented_default() -> String {
+        let d = Self::default();
+        format!(
+            "# ward-agent configuration: STATE_DIR/ward-agent.toml, or `--config FILE`.\n\
+             # Every key is optional; the values shown are the defaults. Unknown keys are rejected.\n\n\
+             # Seconds between collections, plus up to jitter_secs at random so a fleet spreads out.\n\
+             # interval_secs = {}\n\
+             # jitter_secs = {}\n\n\
+             # Reports kept on disk while the collector cannot be reached; the oldest go first.\n\
+             # spool_max_reports = {}\n\
+             # spool_max_bytes = {}\n\n\
+             # Labels copied into every report; the risk engine weighs `clinical`.\n\
+             [tags]\n\
+             # site = \"North Hospital\"\n\
+             # department = \"Radiology\"\n\
+             # clinical = true\n\n\
+             [tags.labels]\n\
+             # ward = \"7B\"\n",
+            d.interval_secs, d.jitter_secs, d.spool_max_reports, d.spool_max_bytes,
+        )
+    }
+
     /// The wait before the next collection: the interval plus random jitter.
     pub fn next_wait(&self) -> Duration {
         use rand::Rng;
@@ -139,6 +162,30 @@ mod tests {
             AgentConfig::load(&dir.path().join("none.toml"), false).unwrap(),
             AgentConfig::default()
         );
+    }
+
+    #[test]
+    fn shipped_example_matches_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/ward-agent.toml");
+        if std::env::var_os("WARD_REGENERATE").is_some() {
+            std::fs::write(path, AgentConfig::commented_default()).unwrap();
+        }
+        let shipped = std::fs::read_to_string(path).unwrap();
+        assert_eq!(
+            shipped,
+            AgentConfig::commented_default(),
+            "deploy/ward-agent.toml drifted; regenerate with WARD_REGENERATE=1 cargo test"
+        );
+        let parsed: AgentConfig = toml::from_str(&shipped).unwrap();
+        assert_eq!(parsed, AgentConfig::default());
+        let uncommented: String = shipped
+            .lines()
+            .map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let parsed: AgentConfig = toml::from_str(&uncommented).unwrap();
+        assert_eq!(parsed.interval_secs, AgentConfig::default().interval_secs);
+        assert_eq!(parsed.tags.clinical, Some(true));
     }
 
     #[test]

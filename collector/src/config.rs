@@ -156,6 +156,19 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_matches_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/ward-collector.toml");
+        if std::env::var_os("WARD_REGENERATE").is_some() {
+            std::fs::write(path, Config::commented_default()).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap(),
+            Config::commented_default(),
+            "deploy/ward-collector.toml drifted; regenerate with WARD_REGENERATE=1 cargo test"
+        );
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
