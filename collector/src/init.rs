@@ -224,3 +224,90 @@ fn import_existing(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(paths: &[PathBuf], root: &Path) -> Vec<String> {
+        let mut names: Vec<String> = paths
+            .iter()
+            .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn creates_everything_once_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let first = init(root, &InitOptions { sans: vec!["ward.trust.example".into()], existing: None }).unwrap();
+        assert_eq!(
+            names(&first.created, root),
+            vec![
+                "admin-token",
+                "enroll-secret",
+                "tls/ca-key.pem",
+                "tls/ca.pem",
+                "tls/server-key.pem",
+                "tls/server.pem",
+                "ward-collector.toml"
+            ]
+        );
+        let before: Vec<Vec<u8>> = first.created.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let second = init(root, &InitOptions::default()).unwrap();
+        assert!(second.created.is_empty(), "{:?}", second.created);
+        let after: Vec<Vec<u8>> = first.created.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        assert_eq!(before, after, "init overwrote something");
+
+        // The server certificate loads into rustls and names the SANs asked for.
+        let cert = std::fs::read(root.join(CERT_FILE)).unwrap();
+        let key = std::fs::read(root.join(KEY_FILE)).unwrap();
+        crate::tls::server_config_from_pem(&cert, &key).unwrap();
+        let der = crate::tls::parse_certs(&cert).unwrap();
+        let der = der[0].as_ref();
+        for name in ["localhost", "ward.trust.example"] {
+            assert!(der.windows(name.len()).any(|w| w == name.as_bytes()), "SAN {name} missing");
+        }
+        assert!(der.windows(4).any(|w| w == [127, 0, 0, 1]), "SAN 127.0.0.1 missing");
+    }
+
+    #[test]
+    fn reissues_the_server_certificate_from_the_existing_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        init(root, &InitOptions::default()).unwrap();
+        let ca = std::fs::read(root.join(CA_FILE)).unwrap();
+        std::fs::remove_file(root.join(CERT_FILE)).unwrap();
+        std::fs::remove_file(root.join(KEY_FILE)).unwrap();
+        let again = init(root, &InitOptions { sans: vec!["new.example".into()], existing: None }).unwrap();
+        assert_eq!(names(&again.created, root), vec!["tls/server-key.pem", "tls/server.pem"]);
+        assert_eq!(std::fs::read(root.join(CA_FILE)).unwrap(), ca, "the CA must not change");
+    }
+
+    #[test]
+    fn accepts_an_existing_pki_and_refuses_a_mismatched_key() {
+        let pki = tempfile::tempdir().unwrap();
+        init(pki.path(), &InitOptions::default()).unwrap();
+        let existing = ExistingTls {
+            cert: pki.path().join(CERT_FILE),
+            key: pki.path().join(KEY_FILE),
+            ca: pki.path().join(CA_FILE),
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let report = init(dir.path(), &InitOptions { sans: vec![], existing: Some(existing.clone()) }).unwrap();
+        assert!(!dir.path().join(CA_KEY_FILE).exists(), "no CA key when the trust brings its PKI");
+        assert_eq!(std::fs::read(dir.path().join(CERT_FILE)).unwrap(), std::fs::read(&existing.cert).unwrap());
+        assert!(report.created.contains(&dir.path().join(ENROLL_SECRET_FILE)));
+
+        let wrong = ExistingTls {
+            key: pki.path().join(CA_KEY_FILE),
+            ..existing
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let err = init(dir.path(), &InitOptions { sans: vec![], existing: Some(wrong) }).unwrap_err();
+        assert!(matches!(err, InitError::Tls(_)), "{err}");
+        assert!(!dir.path().join(CERT_FILE).exists(), "nothing written on a refused pair");
+    }
+}

@@ -200,12 +200,16 @@ pub fn summary(r: &Report) -> String {
     for d in &hw.disks {
         let _ = writeln!(
             s,
-            "  disk       {} on {}: {} total, {} free ({:?})",
+            "  disk       {} on {}: {} total, {} free ({})",
             d.name,
             or_unknown(d.mount_point.as_ref()),
             or_unknown(d.size_bytes.map(|b| format!("{:.1} GiB", b as f64 / GIB))),
             or_unknown(d.free_bytes.map(|b| format!("{:.1} GiB", b as f64 / GIB))),
-            d.kind
+            match d.kind {
+                ward_shared::DiskKind::Ssd => "SSD",
+                ward_shared::DiskKind::Hdd => "HDD",
+                ward_shared::DiskKind::Unknown => "unknown kind",
+            }
         );
     }
     let _ = writeln!(

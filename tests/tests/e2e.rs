@@ -458,3 +458,49 @@ async fn acknowledged_reports_survive_sigkill() {
     }
     assert_eq!(c.stored_reports().await.unwrap(), 8 * 40);
 }
+
+/// Runs `quickstart` until it prints the API hint after the summary; returns its stdout so far, then SIGTERMs it.
+fn quickstart(cwd: &Path) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(ward_tests::bin("ward-collector"))
+        .args(["quickstart", "--listen", "127.0.0.1:0"])
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        text.push_str(&line);
+        text.push('\n');
+        if line.contains("/api/v1/devices") {
+            break;
+        }
+    }
+    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "quickstart exited with {status}:\n{text}");
+    text
+}
+
+#[test]
+fn quickstart_reports_this_machine_and_reuses_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = quickstart(dir.path());
+    let local: Report = serde_json::from_slice(&agent(&["collect"]).stdout).unwrap();
+    assert!(first.contains("created  ward-data/enroll-secret"), "{first}");
+    let os_line = first.lines().find(|l| l.trim_start().starts_with("OS ")).unwrap_or_default();
+    if let Some(name) = &local.os.name {
+        assert!(os_line.contains(name.as_str()), "{first}");
+    }
+    assert!(first.contains("patches"), "{first}");
+    assert!(first.contains("hardware"), "{first}");
+    assert!(first.contains("/api/v1/devices"), "{first}");
+
+    let second = quickstart(dir.path());
+    assert!(!second.contains("created"), "second run must reuse ./ward-data:\n{second}");
+    let devices = std::fs::read_dir(dir.path().join("ward-data/quickstart-agent")).unwrap().count();
+    assert!(devices > 0);
+}

@@ -9,10 +9,11 @@
 //! Architecture invariant: a report id is stored at most once; putting it again returns
 //! [`PutOutcome::Duplicate`] and changes nothing.
 
-pub mod memory;
-pub mod sled_store;
+mod common;
 #[cfg(test)]
 mod contract;
+pub mod memory;
+pub mod sled_store;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,9 +117,10 @@ pub trait Store: Send + Sync + 'static {
     fn device(&self, id: Uuid) -> Result<Option<DeviceSummary>, StoreError>;
     /// The device's stored reports, newest first, at most `limit`.
     fn history(&self, id: Uuid, limit: usize) -> Result<Vec<StoredReport>, StoreError>;
-    /// Whether this report id is stored (for any device).
+    /// Whether this report id is stored (for any device). Stays true after retention drops the
+    /// report from history: it answers "would a put of this id be a duplicate".
     fn has_report(&self, report_id: Uuid) -> Result<bool, StoreError>;
-    /// Reports stored, over all devices.
+    /// Reports stored, over all devices: the history entries kept now (after retention).
     fn report_count(&self) -> Result<u64, StoreError>;
     /// Waits until everything written so far is on disk.
     fn flush(&self) -> Result<(), StoreError>;
