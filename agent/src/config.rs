@@ -180,7 +180,11 @@ mod tests {
         assert_eq!(parsed, AgentConfig::default());
         let uncommented: String = shipped
             .lines()
-            .map(|l| l.strip_prefix("# ").filter(|l| l.contains(" = ")).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.contains(" = "))
+                    .unwrap_or(l)
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         let parsed: AgentConfig = toml::from_str(&uncommented).unwrap();

@@ -22,7 +22,7 @@ pub enum ReadError {
 }
 
 impl ReadError {
-    fn new(path: &str, source: std::io::Error) -> Self {
+    pub(crate) fn new(path: &str, source: std::io::Error) -> Self {
         if source.kind() == ErrorKind::PermissionDenied {
             ReadError::PermissionDenied {
                 path: path.to_owned(),

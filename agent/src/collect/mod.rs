@@ -27,7 +27,7 @@
 //! | `hardware.uefi`, `secure_boot` | `/sys/firmware/efi` exists; the `SecureBoot` efivar's data byte |
 //! | `hardware.tpm` | `/sys/class/tpm/tpm0` (`tpm_version_major`, `/dev/tpmrm0`, 1.2's `enabled`/`active`) |
 //! | `hardware.cpu` identifier, clock | `/proc/cpuinfo` family/model/stepping in Windows' `Identifier` form; `cpufreq/cpuinfo_max_freq`, else the brand string's `@ x.xxGHz` |
-//! | `patches` (Debian/Ubuntu) | `apt-get -s -o Debug::NoLocking=1 dist-upgrade` (local lists only; security = candidate published in a `-security` archive); `/var/log/apt/history.log` (+ `.1.gz`), else `dpkg.log`; mtime of `update-success-stamp`, else newest file in `/var/lib/apt/lists`, else `pkgcache.bin`; `/run/reboot-required` |
+//! | `patches` (Debian/Ubuntu) | [`apt_native`]: installed packages from `/var/lib/dpkg/status`, candidates from the indices in `/var/lib/apt/lists` (plain, lz4, gz, zst) with their Release files and apt's pin policy (security = candidate published in a `-security` archive); `apt-get -s -o Debug::NoLocking=1 dist-upgrade` when that reader cannot answer (no lists, xz/bz2 indices, regex or `src:` pins, `APT::Default-Release`); `/var/log/apt/history.log` (+ `.1.gz`), else `dpkg.log`; mtime of `update-success-stamp`, else newest file in `/var/lib/apt/lists`, else `pkgcache.bin`; `/run/reboot-required` |
 //! | `patches` (RHEL/Fedora) | `dnf -q -C check-update` (exit 100 = updates), `dnf -q -C updateinfo list --security`; `/var/log/dnf.rpm.log`, else `/var/log/yum.log`; newest file in `/var/cache/dnf`; `needs-restarting -r` |
 //! | `security.smb1_server_enabled` | no `smbd` = false; else `testparm`'s `server min protocol` (or smb.conf and its includes), else the version default (SMB1 off from Samba 4.11) |
 //! | `security.firewall_*` | `/etc/ufw/ufw.conf`, `firewall-cmd --state`, `nft list ruleset` (or `iptables -S`; root) |
@@ -42,9 +42,13 @@
 //! when it passes. The report is finally trimmed to [`Limits::V1`].
 
 pub mod apt;
+pub mod apt_native;
+pub mod apt_prefs;
 pub mod cmd;
 pub mod cpuinfo;
 pub mod crypt;
+pub mod deb822;
+pub mod debver;
 pub mod dmi;
 pub mod dnf;
 pub mod firewall;
