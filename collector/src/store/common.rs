@@ -22,7 +22,25 @@ pub(crate) struct DeviceRow {
     pub history_len: u64,
 }
 
-/// The summary after storing `report` (received at `received_at`) for `device_id`.
+/// The parts of a report that a device summary keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReportFacts {
+    pub report_id: Uuid,
+    pub hostname: Option<String>,
+    pub os_name: Option<String>,
+}
+
+impl ReportFacts {
+    pub fn of(report: &Report) -> Self {
+        Self {
+            report_id: report.report_id,
+            hostname: report.host.hostname.clone(),
+            os_name: report.os.name.clone(),
+        }
+    }
+}
+
+/// The summary after storing a report (received at `received_at`) for `device_id`.
 ///
 /// `first_seen` is the earliest and `last_seen` the latest received-at; `last_report_id`,
 /// `hostname` and `os_name` come from the report with the latest received-at (on a tie, the one
@@ -31,12 +49,12 @@ pub(crate) fn next_summary(
     prev: Option<&DeviceSummary>,
     device_id: Uuid,
     received_at: DateTime<Utc>,
-    report: &Report,
+    report: &ReportFacts,
 ) -> DeviceSummary {
     let newest = DeviceSummary {
         id: device_id,
-        hostname: report.host.hostname.clone(),
-        os_name: report.os.name.clone(),
+        hostname: report.hostname.clone(),
+        os_name: report.os_name.clone(),
         first_seen: received_at,
         last_seen: received_at,
         last_report_id: report.report_id,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use ward_shared::Report;
 
-use super::common::{DeviceRow, HistoryPos, next_summary, plan_retention};
+use super::common::{DeviceRow, HistoryPos, ReportFacts, next_summary, plan_retention};
 use super::{
     AgentRecord, DeviceSummary, KeyHash, PutOutcome, Retention, Store, StoreError, StoredReport,
 };
@@ -116,7 +116,12 @@ impl Store for MemoryStore {
         )
         .unwrap_or_else(|never| match never {});
 
-        let summary = next_summary(row.map(|r| &r.summary), device_id, received_at, report);
+        let summary = next_summary(
+            row.map(|r| &r.summary),
+            device_id,
+            received_at,
+            &ReportFacts::of(report),
+        );
         for pos in &plan.delete {
             history.remove(pos);
         }
