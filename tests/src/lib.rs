@@ -39,7 +39,11 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// Runs `ward-collector init --data DIR` and optionally replaces its config file.
 pub fn init_collector(data: &Path, config: Option<&str>) -> anyhow::Result<()> {
-    let out = Command::new(bin("ward-collector")).arg("init").arg("--data").arg(data).output()?;
+    let out = Command::new(bin("ward-collector"))
+        .arg("init")
+        .arg("--data")
+        .arg(data)
+        .output()?;
     if !out.status.success() {
         bail!("init failed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -83,10 +87,17 @@ impl Collector {
             Ok(url) => url,
             Err(_) => {
                 let _ = child.kill();
-                bail!("collector did not start: {}", std::fs::read_to_string(&log).unwrap_or_default());
+                bail!(
+                    "collector did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
             }
         };
-        let port = url.rsplit(':').next().and_then(|p| p.parse().ok()).context("no port in URL")?;
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .context("no port in URL")?;
         Ok(Self {
             child,
             data: data.to_owned(),
@@ -119,7 +130,10 @@ impl Collector {
     }
 
     pub fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data.join("admin-token")).unwrap_or_default().trim().to_owned()
+        std::fs::read_to_string(self.data.join("admin-token"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
     }
 
     /// An HTTPS client that trusts only this collector's CA.
@@ -161,7 +175,9 @@ impl Collector {
 
     /// Report ids stored for a device, newest first.
     pub async fn history_ids(&self, device: &str) -> anyhow::Result<Vec<String>> {
-        let (status, view) = self.admin_get(&format!("/api/v1/devices/{device}?history=1000")).await?;
+        let (status, view) = self
+            .admin_get(&format!("/api/v1/devices/{device}?history=1000"))
+            .await?;
         if status != 200 {
             bail!("GET device {device}: {status} {view}");
         }
@@ -208,11 +224,16 @@ pub fn enroll(collector: &Collector, state: &Path) -> Output {
 
 /// The enrolled agent's id and key, read from its state directory.
 pub fn agent_identity(state: &Path) -> (String, String) {
-    let enrollment: Value =
-        serde_json::from_slice(&std::fs::read(state.join("enrollment.json")).expect("enrollment.json")).expect("JSON");
+    let enrollment: Value = serde_json::from_slice(
+        &std::fs::read(state.join("enrollment.json")).expect("enrollment.json"),
+    )
+    .expect("JSON");
     let key = std::fs::read_to_string(state.join("agent.key")).expect("agent.key");
     (
-        enrollment["agent_id"].as_str().expect("agent_id").to_owned(),
+        enrollment["agent_id"]
+            .as_str()
+            .expect("agent_id")
+            .to_owned(),
         key.trim().to_owned(),
     )
 }
@@ -220,7 +241,11 @@ pub fn agent_identity(state: &Path) -> (String, String) {
 /// Report ids waiting in an agent's spool, oldest first.
 pub fn spooled_ids(state: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(state.join("spool"))
-        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names

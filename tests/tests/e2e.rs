@@ -209,7 +209,9 @@ async fn duplicate_and_bad_input_change_nothing() {
             ..Default::default()
         })
         .collect();
-    let cases: Vec<(&str, &str, Vec<u8>, bool, u16, &str)> = vec![
+    // (what, key, body, gzip, expected status, expected error code)
+    type Case<'a> = (&'a str, &'a str, Vec<u8>, bool, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "over the body limit",
             key.as_str(),
@@ -429,10 +431,8 @@ async fn acknowledged_reports_survive_sigkill() {
                     .body(body)
                     .send()
                     .await;
-                if let Ok(response) = response {
-                    if response.status().is_success() {
-                        acked.push((agent_id.clone(), r.report_id.to_string()));
-                    }
+                if response.is_ok_and(|r| r.status().is_success()) {
+                    acked.push((agent_id.clone(), r.report_id.to_string()));
                 }
             }
             acked
@@ -479,7 +479,10 @@ fn quickstart(cwd: &Path) -> String {
             break;
         }
     }
-    std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "quickstart exited with {status}:\n{text}");
     text
@@ -490,8 +493,14 @@ fn quickstart_reports_this_machine_and_reuses_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let first = quickstart(dir.path());
     let local: Report = serde_json::from_slice(&agent(&["collect"]).stdout).unwrap();
-    assert!(first.contains("created  ward-data/enroll-secret"), "{first}");
-    let os_line = first.lines().find(|l| l.trim_start().starts_with("OS ")).unwrap_or_default();
+    assert!(
+        first.contains("created  ward-data/enroll-secret"),
+        "{first}"
+    );
+    let os_line = first
+        .lines()
+        .find(|l| l.trim_start().starts_with("OS "))
+        .unwrap_or_default();
     if let Some(name) = &local.os.name {
         assert!(os_line.contains(name.as_str()), "{first}");
     }
@@ -500,7 +509,12 @@ fn quickstart_reports_this_machine_and_reuses_its_data() {
     assert!(first.contains("/api/v1/devices"), "{first}");
 
     let second = quickstart(dir.path());
-    assert!(!second.contains("created"), "second run must reuse ./ward-data:\n{second}");
-    let devices = std::fs::read_dir(dir.path().join("ward-data/quickstart-agent")).unwrap().count();
+    assert!(
+        !second.contains("created"),
+        "second run must reuse ./ward-data:\n{second}"
+    );
+    let devices = std::fs::read_dir(dir.path().join("ward-data/quickstart-agent"))
+        .unwrap()
+        .count();
     assert!(devices > 0);
 }

@@ -50,14 +50,19 @@ fn head(schema_version: u32, report_id: Uuid, collected_at: &DateTime<Utc>) -> S
 impl Template {
     pub fn new(report: &Report) -> anyhow::Result<Self> {
         let json = serde_json::to_vec(report).context("cannot serialize a report template")?;
-        let head = head(report.schema_version, report.report_id, &report.collected_at);
+        let head = head(
+            report.schema_version,
+            report.report_id,
+            &report.collected_at,
+        );
         let Some(tail) = json.strip_prefix(head.as_bytes()) else {
             bail!(
                 "the report JSON does not start with the expected head {head:?}; \
                  the field order of ward_shared::Report changed, update ward-load's body.rs"
             );
         };
-        let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut encoder =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(tail)?;
         let tail_deflate = encoder.finish()?;
         let mut tail_crc = Crc::new();
@@ -78,7 +83,8 @@ impl Template {
         // A head is about 110 bytes; a stored block holds up to 65,535.
         let len = u16::try_from(head.len()).unwrap_or(u16::MAX);
         let head = &head[..usize::from(len)];
-        let mut out = Vec::with_capacity(GZIP_HEADER.len() + 5 + head.len() + self.tail_deflate.len() + 8);
+        let mut out =
+            Vec::with_capacity(GZIP_HEADER.len() + 5 + head.len() + self.tail_deflate.len() + 8);
         out.extend_from_slice(&GZIP_HEADER);
         // BFINAL=0, BTYPE=00 (stored), padded to the byte boundary; then LEN and its complement.
         out.push(0);
@@ -115,13 +121,19 @@ mod tests {
             let body = template.body(id, at);
             // The collector's decoder: a single-member gzip reader.
             let mut json = Vec::new();
-            flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut json).unwrap();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut json)
+                .unwrap();
             let parsed: Report = serde_json::from_slice(&json).unwrap();
             let mut expected = report.clone();
             expected.report_id = id;
             expected.collected_at = at;
             assert_eq!(parsed, expected);
-            assert!(parsed.validate(&ward_shared::Limits::V1, Utc::now()).is_ok());
+            assert!(
+                parsed
+                    .validate(&ward_shared::Limits::V1, Utc::now())
+                    .is_ok()
+            );
         }
     }
 }

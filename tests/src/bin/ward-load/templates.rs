@@ -28,7 +28,11 @@ const DEPARTMENTS: &[(&str, &str)] = &[
     ("ADM", "Administration"),
     ("ICU", "Intensive Care"),
 ];
-const SITES: &[&str] = &["St Elsewhere General", "Riverside Community", "North Park Clinic"];
+const SITES: &[&str] = &[
+    "St Elsewhere General",
+    "Riverside Community",
+    "North Park Clinic",
+];
 
 struct Model {
     manufacturer: &'static str,
@@ -161,10 +165,20 @@ pub fn report<R: Rng>(rng: &mut R, index: usize, agent_id: Uuid, now: DateTime<U
         fqdn: Some(format!("{}.{domain}", hostname.to_ascii_lowercase())),
         hostname: Some(hostname),
         domain: Some(domain.into()),
-        hardware_uuid: Some(Uuid::from_u128(rng.r#gen()).hyphenated().to_string().to_uppercase()),
+        hardware_uuid: Some(
+            Uuid::from_u128(rng.r#gen())
+                .hyphenated()
+                .to_string()
+                .to_uppercase(),
+        ),
         mac_addresses: vec![mac(rng), mac(rng)],
         ip_addresses: vec![
-            format!("10.{}.{}.{}", rng.gen_range(16..32), rng.gen_range(0..255), rng.gen_range(2..254)),
+            format!(
+                "10.{}.{}.{}",
+                rng.gen_range(16..32),
+                rng.gen_range(0..255),
+                rng.gen_range(2..254)
+            ),
             format!("10.200.{}.{}", rng.gen_range(0..255), rng.gen_range(2..254)),
             format!(
                 "fe80::{:x}:{:x}ff:fe{:x}:{:x}",
@@ -213,16 +227,42 @@ pub fn report<R: Rng>(rng: &mut R, index: usize, agent_id: Uuid, now: DateTime<U
         department: Some(department.into()),
         clinical: Some(dept_code != "ADM"),
         labels: BTreeMap::from([
-            ("asset".to_owned(), format!("HX-{:06}", rng.gen_range(0..1_000_000))),
-            ("ward".to_owned(), format!("{}{}", dept_code.chars().next().unwrap_or('W'), rng.gen_range(1..9))),
+            (
+                "asset".to_owned(),
+                format!("HX-{:06}", rng.gen_range(0..1_000_000)),
+            ),
+            (
+                "ward".to_owned(),
+                format!(
+                    "{}{}",
+                    dept_code.chars().next().unwrap_or('W'),
+                    rng.gen_range(1..9)
+                ),
+            ),
             ("support_group".to_owned(), "Desktop Services".to_owned()),
         ]),
     };
 
     if windows {
-        fill_windows(&mut report, rng, now, boot_time, install_date, system_disk, data_disk);
+        fill_windows(
+            &mut report,
+            rng,
+            now,
+            boot_time,
+            install_date,
+            system_disk,
+            data_disk,
+        );
     } else {
-        fill_ubuntu(&mut report, rng, now, boot_time, install_date, system_disk, data_disk);
+        fill_ubuntu(
+            &mut report,
+            rng,
+            now,
+            boot_time,
+            install_date,
+            system_disk,
+            data_disk,
+        );
     }
     report
 }
@@ -258,13 +298,11 @@ fn fill_windows<R: Rng>(
     let mut installed: Vec<InstalledUpdate> = (0..installed_count)
         .map(|_| InstalledUpdate {
             id: format!("KB{}", rng.gen_range(4_500_000..5_040_000)),
-            kind: Some(
-                ["Security Update", "Update", "Hotfix"][rng.gen_range(0..3)].to_owned(),
-            ),
+            kind: Some(["Security Update", "Update", "Hotfix"][rng.gen_range(0..3)].to_owned()),
             installed_on: Some(date_before(now, 1000, rng)),
         })
         .collect();
-    installed.sort_by(|a, b| a.installed_on.cmp(&b.installed_on));
+    installed.sort_by_key(|u| u.installed_on);
     let pending_count = rng.gen_range(3..=10);
     let pending: Vec<PendingUpdate> = (0..pending_count)
         .map(|i| {
