@@ -73,62 +73,60 @@ impl Client {
     }
 
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, SendError> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}{ENROLL_PATH}", self.base))
-            .json(request)
-            .send()
-            .await
-            .map_err(|e| SendError::Retry(describe(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|e| SendError::Retry(format!("unreadable enrollment answer: {e}")));
-        }
-        let detail = error_detail(response).await;
-        Err(match status {
-            StatusCode::UNAUTHORIZED => {
-                SendError::Unauthorized(format!("enrollment refused: {detail}"))
-            }
-            s if retryable(s) => SendError::Retry(format!("{s}: {detail}")),
-            s => SendError::Rejected {
-                status: s.as_u16(),
-                detail,
-            },
-        })
+            .json(request);
+        // At enrollment only 401 (a wrong secret) means "not accepted".
+        classify(request, &[StatusCode::UNAUTHORIZED], "enrollment refused: ").await
     }
 
     /// Posts one gzip report body.
     pub async fn send_report(&self, key: &str, gzip_body: Vec<u8>) -> Result<ReportAck, SendError> {
-        let response = self
+        let request = self
             .http
             .post(format!("{}{REPORTS_PATH}", self.base))
             .bearer_auth(key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
-            .body(gzip_body)
-            .send()
-            .await
-            .map_err(|e| SendError::Retry(describe(&e)))?;
-        let status = response.status();
-        if status.is_success() {
-            return response
-                .json()
-                .await
-                .map_err(|e| SendError::Retry(format!("unreadable acknowledgement: {e}")));
-        }
-        let detail = error_detail(response).await;
-        Err(match status {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => SendError::Unauthorized(detail),
-            s if retryable(s) => SendError::Retry(format!("{s}: {detail}")),
-            s => SendError::Rejected {
-                status: s.as_u16(),
-                detail,
-            },
-        })
+            .body(gzip_body);
+        classify(
+            request,
+            &[StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN],
+            "",
+        )
+        .await
     }
+}
+
+/// Sends `request` and sorts the answer into the classes at the top of this module.
+async fn classify<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    unauthorized: &[StatusCode],
+    unauthorized_prefix: &str,
+) -> Result<T, SendError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SendError::Retry(describe(&e)))?;
+    let status = response.status();
+    if status.is_success() {
+        return response
+            .json()
+            .await
+            .map_err(|e| SendError::Retry(format!("unreadable answer from the collector: {e}")));
+    }
+    let detail = error_detail(response).await;
+    Err(if unauthorized.contains(&status) {
+        SendError::Unauthorized(format!("{unauthorized_prefix}{detail}"))
+    } else if retryable(status) {
+        SendError::Retry(format!("{status}: {detail}"))
+    } else {
+        SendError::Rejected {
+            status: status.as_u16(),
+            detail,
+        }
+    })
 }
 
 fn retryable(status: StatusCode) -> bool {

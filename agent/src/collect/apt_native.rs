@@ -736,12 +736,7 @@ mod tests {
 
     use super::super::apt_prefs::{APT_CONF_D, PREFERENCES, PREFERENCES_D};
     use super::*;
-
-    fn put(root: &Path, path: &str, contents: impl AsRef<[u8]>) {
-        let full = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-        std::fs::write(full, contents).expect("write");
-    }
+    use crate::collect::tests::put;
 
     fn lz4(data: &str) -> Vec<u8> {
         let mut enc = lz4_flex::frame::FrameEncoder::new(Vec::new());

@@ -876,12 +876,7 @@ mod tests {
     use super::super::cmd::FakeCommands;
     use super::super::tests::empty_report;
     use super::*;
-
-    fn put(root: &Path, path: &str, contents: impl AsRef<[u8]>) {
-        let full = root.join(path.trim_start_matches('/'));
-        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
-        std::fs::write(full, contents).expect("write");
-    }
+    use crate::collect::tests::put;
 
     fn mkdir(root: &Path, path: &str) {
         std::fs::create_dir_all(root.join(path.trim_start_matches('/'))).expect("mkdir");

@@ -239,6 +239,13 @@ pub(crate) mod tests {
 
     use super::*;
 
+    /// Writes `contents` at `path` below `root`, creating folders: one file of a fake machine.
+    pub(crate) fn put(root: &std::path::Path, path: &str, contents: impl AsRef<[u8]>) {
+        let full = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
+        std::fs::write(full, contents).expect("write");
+    }
+
     pub(crate) fn empty_report() -> Report {
         Report::new(
             AgentInfo {
