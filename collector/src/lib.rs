@@ -1,9 +1,12 @@
 //! ward-collector: receives agent reports over TLS, stores device state and history.
 
 pub mod api;
+pub mod catalog;
 pub mod config;
 pub mod init;
+pub mod plan;
 pub mod quickstart;
+pub mod risk;
 pub mod secrets;
 pub mod server;
 pub mod store;
