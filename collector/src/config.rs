@@ -29,6 +29,10 @@ pub struct Config {
     pub tls_cert: PathBuf,
     /// Server private key (PEM).
     pub tls_key: PathBuf,
+    /// Risk weights (`[weights]`); see docs/risk-model.md for each one and why.
+    pub weights: crate::risk::Weights,
+    /// Unit costs for the budget plan (`[costs]`, pence); replace the defaults with the trust's.
+    pub costs: crate::plan::UnitCosts,
 }
 
 impl Default for Config {
@@ -42,6 +46,8 @@ impl Default for Config {
             enroll_per_minute: 30,
             tls_cert: PathBuf::from("tls/server.pem"),
             tls_key: PathBuf::from("tls/server-key.pem"),
+            weights: crate::risk::Weights::default(),
+            costs: crate::plan::UnitCosts::default(),
         }
     }
 }
@@ -126,7 +132,9 @@ impl Config {
              # enroll_per_minute = {}\n\n\
              # Server certificate chain and key (PEM), relative to the data directory.\n\
              # tls_cert = \"{}\"\n\
-             # tls_key = \"{}\"\n",
+             # tls_key = \"{}\"\n\n\
+             # Risk weights and plan unit costs: tables [weights] and [costs], every key optional.\n\
+             # The keys, their defaults and their sources are in docs/risk-model.md.\n",
             d.listen,
             d.max_body_bytes,
             d.max_inflated_bytes,

@@ -242,7 +242,14 @@ mod tests {
     fn creates_everything_once_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let first = init(root, &InitOptions { sans: vec!["ward.trust.example".into()], existing: None }).unwrap();
+        let first = init(
+            root,
+            &InitOptions {
+                sans: vec!["ward.trust.example".into()],
+                existing: None,
+            },
+        )
+        .unwrap();
         assert_eq!(
             names(&first.created, root),
             vec![
@@ -255,10 +262,18 @@ mod tests {
                 "ward-collector.toml"
             ]
         );
-        let before: Vec<Vec<u8>> = first.created.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let before: Vec<Vec<u8>> = first
+            .created
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
         let second = init(root, &InitOptions::default()).unwrap();
         assert!(second.created.is_empty(), "{:?}", second.created);
-        let after: Vec<Vec<u8>> = first.created.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let after: Vec<Vec<u8>> = first
+            .created
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
         assert_eq!(before, after, "init overwrote something");
 
         // The server certificate loads into rustls and names the SANs asked for.
@@ -268,9 +283,15 @@ mod tests {
         let der = crate::tls::parse_certs(&cert).unwrap();
         let der = der[0].as_ref();
         for name in ["localhost", "ward.trust.example"] {
-            assert!(der.windows(name.len()).any(|w| w == name.as_bytes()), "SAN {name} missing");
+            assert!(
+                der.windows(name.len()).any(|w| w == name.as_bytes()),
+                "SAN {name} missing"
+            );
         }
-        assert!(der.windows(4).any(|w| w == [127, 0, 0, 1]), "SAN 127.0.0.1 missing");
+        assert!(
+            der.windows(4).any(|w| w == [127, 0, 0, 1]),
+            "SAN 127.0.0.1 missing"
+        );
     }
 
     #[test]
@@ -281,9 +302,23 @@ mod tests {
         let ca = std::fs::read(root.join(CA_FILE)).unwrap();
         std::fs::remove_file(root.join(CERT_FILE)).unwrap();
         std::fs::remove_file(root.join(KEY_FILE)).unwrap();
-        let again = init(root, &InitOptions { sans: vec!["new.example".into()], existing: None }).unwrap();
-        assert_eq!(names(&again.created, root), vec!["tls/server-key.pem", "tls/server.pem"]);
-        assert_eq!(std::fs::read(root.join(CA_FILE)).unwrap(), ca, "the CA must not change");
+        let again = init(
+            root,
+            &InitOptions {
+                sans: vec!["new.example".into()],
+                existing: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            names(&again.created, root),
+            vec!["tls/server-key.pem", "tls/server.pem"]
+        );
+        assert_eq!(
+            std::fs::read(root.join(CA_FILE)).unwrap(),
+            ca,
+            "the CA must not change"
+        );
     }
 
     #[test]
@@ -296,18 +331,45 @@ mod tests {
             ca: pki.path().join(CA_FILE),
         };
         let dir = tempfile::tempdir().unwrap();
-        let report = init(dir.path(), &InitOptions { sans: vec![], existing: Some(existing.clone()) }).unwrap();
-        assert!(!dir.path().join(CA_KEY_FILE).exists(), "no CA key when the trust brings its PKI");
-        assert_eq!(std::fs::read(dir.path().join(CERT_FILE)).unwrap(), std::fs::read(&existing.cert).unwrap());
-        assert!(report.created.contains(&dir.path().join(ENROLL_SECRET_FILE)));
+        let report = init(
+            dir.path(),
+            &InitOptions {
+                sans: vec![],
+                existing: Some(existing.clone()),
+            },
+        )
+        .unwrap();
+        assert!(
+            !dir.path().join(CA_KEY_FILE).exists(),
+            "no CA key when the trust brings its PKI"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join(CERT_FILE)).unwrap(),
+            std::fs::read(&existing.cert).unwrap()
+        );
+        assert!(
+            report
+                .created
+                .contains(&dir.path().join(ENROLL_SECRET_FILE))
+        );
 
         let wrong = ExistingTls {
             key: pki.path().join(CA_KEY_FILE),
             ..existing
         };
         let dir = tempfile::tempdir().unwrap();
-        let err = init(dir.path(), &InitOptions { sans: vec![], existing: Some(wrong) }).unwrap_err();
+        let err = init(
+            dir.path(),
+            &InitOptions {
+                sans: vec![],
+                existing: Some(wrong),
+            },
+        )
+        .unwrap_err();
         assert!(matches!(err, InitError::Tls(_)), "{err}");
-        assert!(!dir.path().join(CERT_FILE).exists(), "nothing written on a refused pair");
+        assert!(
+            !dir.path().join(CERT_FILE).exists(),
+            "nothing written on a refused pair"
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod api;
 pub mod catalog;
+pub mod cli;
 pub mod config;
+pub mod estate;
 pub mod init;
 pub mod plan;
 pub mod quickstart;

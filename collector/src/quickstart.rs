@@ -94,20 +94,34 @@ pub async fn quickstart(
     )
     .await?;
 
-    let newest = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<Report>> {
-        let devices = store.devices()?;
-        let Some(device) = devices.iter().max_by_key(|d| d.last_seen) else {
-            return Ok(None);
-        };
-        Ok(store
-            .history(device.id, 1)?
-            .into_iter()
-            .next()
-            .map(|s| s.report))
-    })
-    .await??;
+    let config = crate::config::Config::load(data_dir)?;
+    let risk = crate::estate::RiskContext {
+        catalog: crate::estate::load_catalog(data_dir)?,
+        weights: config.weights.clone(),
+        unit_costs: config.costs.clone(),
+    };
+    let newest =
+        tokio::task::spawn_blocking(move || -> anyhow::Result<Option<crate::estate::Assessed>> {
+            let devices = store.devices()?;
+            let Some(device) = devices.iter().max_by_key(|d| d.last_seen) else {
+                return Ok(None);
+            };
+            let exceptions = crate::api::risk::exception_map(store.as_ref())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(crate::estate::assess_device(
+                store.as_ref(),
+                &risk,
+                device.id,
+                exceptions.get(&device.id),
+                chrono::Utc::now(),
+            )?)
+        })
+        .await??;
     match newest {
-        Some(report) => print!("{}", summary(&report)),
+        Some(assessed) => {
+            print!("{}", summary(&assessed.report));
+            print!("{}", assessment(&assessed.assessment));
+        }
         None => println!("no report stored (see the agent's errors above)"),
     }
     println!(
@@ -232,6 +246,37 @@ pub fn summary(r: &Report) -> String {
         for e in &r.errors {
             let _ = writeln!(s, "             {}: {}", e.field, e.reason);
         }
+    }
+    s
+}
+
+/// The risk engine's verdict on the machine, in the words of docs/risk-model.md.
+pub fn assessment(a: &crate::risk::Assessment) -> String {
+    let mut s = String::new();
+    let remedy = serde_json::to_value(a.remedy.class)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let _ = writeln!(s, "\nAssessment (catalog version {}):", a.catalog_version);
+    let _ = writeln!(
+        s,
+        "  risk score {} of 100; remedy: {} ({})",
+        a.score,
+        remedy.replace('_', " "),
+        a.remedy.reason
+    );
+    if a.findings.is_empty() {
+        let _ = writeln!(s, "  no findings");
+    }
+    for f in &a.findings {
+        let _ = writeln!(s, "  [{:>3}] {}", f.points, f.sentence);
+    }
+    if let Some(r) = &a.readiness {
+        let verdict = serde_json::to_value(r.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(s, "  Windows 11 readiness: {}", verdict.replace('_', " "));
     }
     s
 }

@@ -73,6 +73,11 @@ impl Server {
                 report: Limits::V1,
             },
             enroll_limiter: RateLimiter::per_minute(config.enroll_per_minute),
+            risk: crate::estate::RiskContext {
+                catalog: crate::estate::load_catalog(data_dir)?,
+                weights: config.weights.clone(),
+                unit_costs: config.costs.clone(),
+            },
         });
         let addr = listen.unwrap_or(config.listen);
         let listener = TcpListener::bind(addr)

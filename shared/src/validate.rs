@@ -1,6 +1,8 @@
 //! Limits on what a report may contain. The collector rejects a report that breaks any of them
 //! with the offending field's path; the agent trims its own lists to stay inside them.
 
+use std::fmt::Display;
+
 use chrono::{DateTime, Utc};
 
 use crate::Report;
@@ -67,11 +69,13 @@ struct Check<'a> {
     limits: &'a Limits,
 }
 
+/// Field paths are `Display` (a `&str`, or `format_args!` for indexed ones) and only become a
+/// `String` in an error: validation runs on every report, errors are rare.
 impl Check<'_> {
-    fn str(&self, field: &str, value: &str) -> Result<(), ValidationError> {
+    fn str(&self, field: impl Display, value: &str) -> Result<(), ValidationError> {
         if value.len() > self.limits.max_string {
             return Err(ValidationError::StringTooLong {
-                field: field.to_owned(),
+                field: field.to_string(),
                 len: value.len(),
                 max: self.limits.max_string,
             });
@@ -79,16 +83,16 @@ impl Check<'_> {
         Ok(())
     }
 
-    fn required(&self, field: &str, value: &str) -> Result<(), ValidationError> {
+    fn required(&self, field: impl Display, value: &str) -> Result<(), ValidationError> {
         if value.trim().is_empty() {
             return Err(ValidationError::Empty {
-                field: field.to_owned(),
+                field: field.to_string(),
             });
         }
         self.str(field, value)
     }
 
-    fn opt(&self, field: &str, value: &Option<String>) -> Result<(), ValidationError> {
+    fn opt(&self, field: impl Display, value: &Option<String>) -> Result<(), ValidationError> {
         value.as_deref().map_or(Ok(()), |v| self.str(field, v))
     }
 
@@ -108,7 +112,7 @@ impl Check<'_> {
         values
             .iter()
             .enumerate()
-            .try_for_each(|(i, v)| self.str(&format!("{field}[{i}]"), v))
+            .try_for_each(|(i, v)| self.str(format_args!("{field}[{i}]"), v))
     }
 }
 
@@ -162,13 +166,13 @@ impl Report {
         let p = &self.patches;
         c.len("patches.installed", p.installed.len(), limits.max_updates)?;
         for (i, u) in p.installed.iter().enumerate() {
-            c.required(&format!("patches.installed[{i}].id"), &u.id)?;
-            c.opt(&format!("patches.installed[{i}].kind"), &u.kind)?;
+            c.required(format_args!("patches.installed[{i}].id"), &u.id)?;
+            c.opt(format_args!("patches.installed[{i}].kind"), &u.kind)?;
         }
         c.len("patches.pending", p.pending.len(), limits.max_updates)?;
         for (i, u) in p.pending.iter().enumerate() {
-            c.required(&format!("patches.pending[{i}].name"), &u.name)?;
-            c.opt(&format!("patches.pending[{i}].version"), &u.version)?;
+            c.required(format_args!("patches.pending[{i}].name"), &u.name)?;
+            c.opt(format_args!("patches.pending[{i}].version"), &u.version)?;
         }
 
         let hw = &self.hardware;
@@ -188,9 +192,15 @@ impl Report {
         }
         c.len("hardware.disks", hw.disks.len(), limits.max_disks)?;
         for (i, d) in hw.disks.iter().enumerate() {
-            c.str(&format!("hardware.disks[{i}].name"), &d.name)?;
-            c.opt(&format!("hardware.disks[{i}].mount_point"), &d.mount_point)?;
-            c.opt(&format!("hardware.disks[{i}].file_system"), &d.file_system)?;
+            c.str(format_args!("hardware.disks[{i}].name"), &d.name)?;
+            c.opt(
+                format_args!("hardware.disks[{i}].mount_point"),
+                &d.mount_point,
+            )?;
+            c.opt(
+                format_args!("hardware.disks[{i}].file_system"),
+                &d.file_system,
+            )?;
         }
 
         let s = &self.security;
@@ -201,7 +211,10 @@ impl Report {
             limits.max_firewall_profiles,
         )?;
         for (i, f) in s.firewall_profiles.iter().enumerate() {
-            c.str(&format!("security.firewall_profiles[{i}].name"), &f.name)?;
+            c.str(
+                format_args!("security.firewall_profiles[{i}].name"),
+                &f.name,
+            )?;
         }
         c.len(
             "security.encrypted_volumes",
@@ -210,11 +223,11 @@ impl Report {
         )?;
         for (i, v) in s.encrypted_volumes.iter().enumerate() {
             c.str(
-                &format!("security.encrypted_volumes[{i}].volume"),
+                format_args!("security.encrypted_volumes[{i}].volume"),
                 &v.volume,
             )?;
             c.opt(
-                &format!("security.encrypted_volumes[{i}].method"),
+                format_args!("security.encrypted_volumes[{i}].method"),
                 &v.method,
             )?;
         }
@@ -225,13 +238,13 @@ impl Report {
         c.len("tags.labels", t.labels.len(), limits.max_labels)?;
         for (k, v) in &t.labels {
             c.required("tags.labels key", k)?;
-            c.str(&format!("tags.labels.{k}"), v)?;
+            c.str(format_args!("tags.labels.{k}"), v)?;
         }
 
         c.len("errors", self.errors.len(), limits.max_errors)?;
         for (i, e) in self.errors.iter().enumerate() {
-            c.str(&format!("errors[{i}].field"), &e.field)?;
-            c.str(&format!("errors[{i}].reason"), &e.reason)?;
+            c.str(format_args!("errors[{i}].field"), &e.field)?;
+            c.str(format_args!("errors[{i}].reason"), &e.reason)?;
         }
         Ok(())
     }

@@ -486,6 +486,8 @@ fn quickstart_reports_this_machine_and_reuses_its_data() {
     }
     assert!(first.contains("patches"), "{first}");
     assert!(first.contains("hardware"), "{first}");
+    assert!(first.contains("Assessment (catalog version"), "{first}");
+    assert!(first.contains("risk score"), "{first}");
     assert!(first.contains("/api/v1/devices"), "{first}");
 
     let second = quickstart(dir.path());
@@ -497,4 +499,115 @@ fn quickstart_reports_this_machine_and_reuses_its_data() {
         .unwrap()
         .count();
     assert!(devices > 0);
+}
+
+fn collector_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(ward_tests::bin("ward-collector"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rank_plan_and_exceptions_work_with_the_server_running_or_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_collector(&data, None).unwrap();
+    // The CLI finds a running server through the config's listen address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        data.join("ward-collector.toml"),
+        format!("listen = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let c = Collector::start(&data, port).unwrap();
+    let state = dir.path().join("agent");
+    assert!(enroll(&c, &state).status.success());
+    assert!(
+        agent(&["run", "--once", "--state", &state.to_string_lossy()])
+            .status
+            .success()
+    );
+    let (agent_id, _) = agent_identity(&state);
+    let d = data.to_string_lossy().into_owned();
+
+    // Server running: the store is locked, the CLI asks the API.
+    let online = collector_cli(&["rank", "--data", &d, "--format", "json"]);
+    assert!(online.status.success(), "{}", stderr(&online));
+    assert!(
+        stderr(&online).contains("running server"),
+        "{}",
+        stderr(&online)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&online.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["device_id"], agent_id);
+    let review = (chrono::Utc::now() + chrono::Duration::days(30))
+        .date_naive()
+        .to_string();
+    let add = collector_cli(&[
+        "exception",
+        "add",
+        "--data",
+        &d,
+        "--device",
+        &agent_id,
+        "--reason",
+        "lab analyser",
+        "--control",
+        "isolated VLAN",
+        "--owner",
+        "Pathology IT",
+        "--review",
+        &review,
+    ]);
+    assert!(add.status.success(), "{}", stderr(&add));
+    let (_, a) = c
+        .admin_get(&format!("/api/v1/devices/{agent_id}/assessment"))
+        .await
+        .unwrap();
+    assert_eq!(a["remedy"]["class"], "isolate", "{a}");
+    assert!(c.stop().unwrap().success());
+
+    // Server stopped: the same commands open the store directly and see the same estate.
+    let offline = collector_cli(&["rank", "--data", &d, "--format", "json"]);
+    assert!(offline.status.success(), "{}", stderr(&offline));
+    let rows_offline: Vec<Value> = serde_json::from_slice(&offline.stdout).unwrap();
+    assert_eq!(rows_offline[0]["device_id"], agent_id);
+    assert_eq!(rows_offline[0]["remedy"], "isolate");
+    let list = collector_cli(&["exception", "list", "--data", &d]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("lab analyser"));
+    let table = collector_cli(&["rank", "--data", &d]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains("isolate"),
+        "{}",
+        String::from_utf8_lossy(&table.stdout)
+    );
+    let plan = collector_cli(&[
+        "plan",
+        "--data",
+        &d,
+        "--budget",
+        "5000",
+        "--years",
+        "2",
+        "--first-year",
+        "2026",
+        "--format",
+        "csv",
+    ]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("2026/27"));
+    let bad = collector_cli(&["plan", "--data", &d, "--budget", "plenty"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("not an amount"), "{}", stderr(&bad));
+    let removed = collector_cli(&["exception", "remove", "--data", &d, "--device", &agent_id]);
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    let show = collector_cli(&["catalog", "show", "--data", &d]);
+    assert!(String::from_utf8_lossy(&show.stdout).contains("built in"));
 }

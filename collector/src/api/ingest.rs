@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use ward_shared::{Limits, Report, SCHEMA_VERSION, ValidationError};
 
 use super::ApiError;
+use crate::store::RawEncoding;
 
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimits {
@@ -32,7 +33,8 @@ pub async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
     })
 }
 
-/// Inflates gzip into at most `max` bytes.
+/// Inflates gzip into at most `max` bytes. Reads one gzip member, like the store does when it
+/// reads back a body it kept verbatim.
 pub fn gunzip(bytes: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::with_capacity(bytes.len().saturating_mul(4).min(max));
     let mut decoder = flate2::read::GzDecoder::new(bytes).take(max as u64 + 1);
@@ -47,18 +49,19 @@ pub fn gunzip(bytes: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-/// Decodes (by Content-Encoding), parses and validates a report.
+/// Decodes (by Content-Encoding), parses and validates a report. Returns it with the body's
+/// encoding: the body is the report as the agent sent it, which the store keeps verbatim.
 pub fn decode_report(
     headers: &HeaderMap,
     bytes: &[u8],
     limits: &BodyLimits,
     now: DateTime<Utc>,
-) -> Result<Report, ApiError> {
+) -> Result<(Report, RawEncoding), ApiError> {
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
     let inflated;
-    let json: &[u8] = match encoding.as_deref() {
+    let (json, raw_encoding): (&[u8], RawEncoding) = match encoding.as_deref() {
         None | Some("identity") => {
             if bytes.len() > limits.max_inflated {
                 return Err(ApiError::PayloadTooLarge(format!(
@@ -66,11 +69,11 @@ pub fn decode_report(
                     limits.max_inflated
                 )));
             }
-            bytes
+            (bytes, RawEncoding::Identity)
         }
         Some("gzip") => {
             inflated = gunzip(bytes, limits.max_inflated)?;
-            &inflated
+            (&inflated, RawEncoding::Gzip)
         }
         Some(other) => {
             return Err(ApiError::UnsupportedMediaType(format!(
@@ -86,7 +89,7 @@ pub fn decode_report(
         ValidationError::SchemaVersion { .. } => ApiError::UnsupportedSchema(e.to_string()),
         other => ApiError::Invalid(other.to_string()),
     })?;
-    Ok(report)
+    Ok((report, raw_encoding))
 }
 
 /// A failed parse is either not JSON at all (400), a schema this collector does not read (422),

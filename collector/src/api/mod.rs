@@ -4,6 +4,7 @@
 mod error;
 pub mod ingest;
 mod ratelimit;
+pub mod risk;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -25,7 +26,9 @@ pub use error::ApiError;
 pub use ratelimit::RateLimiter;
 
 use crate::secrets::{self, hashes_equal};
-use crate::store::{AgentRecord, DeviceSummary, KeyHash, PutOutcome, Store, StoredReport};
+use crate::store::{
+    AgentRecord, DeviceSummary, KeyHash, PutOutcome, RawReport, Store, StoredReport,
+};
 
 /// Largest enrollment request body.
 const MAX_ENROLL_BODY: usize = 16 * 1024;
@@ -38,6 +41,8 @@ pub struct AppState {
     pub admin_token_hash: KeyHash,
     pub limits: ingest::BodyLimits,
     pub enroll_limiter: RateLimiter,
+    /// Catalog, weights and unit costs for assessments and the plan.
+    pub risk: crate::estate::RiskContext,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -47,6 +52,19 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(wire::REPORTS_PATH, post(post_report))
         .route(wire::DEVICES_PATH, get(list_devices))
         .route("/api/v1/devices/{id}", get(get_device))
+        .route("/api/v1/devices/{id}/assessment", get(risk::assessment))
+        .route("/api/v1/rankings", get(risk::rankings))
+        .route("/api/v1/summary", get(risk::summary))
+        .route("/api/v1/plan", get(risk::plan))
+        .route("/api/v1/catalog", get(risk::catalog))
+        .route(
+            "/api/v1/exceptions",
+            get(risk::list_exceptions).post(risk::add_exception),
+        )
+        .route(
+            "/api/v1/exceptions/{id}",
+            axum::routing::delete(risk::delete_exception),
+        )
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .fallback(not_found)
@@ -73,7 +91,7 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 /// Runs blocking store work off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -202,7 +220,7 @@ async fn post_report(
     body: Body,
 ) -> Result<Json<ReportAck>, ApiError> {
     let bytes = ingest::read_body(body, state.limits.max_body).await?;
-    let report = ingest::decode_report(&headers, &bytes, &state.limits, Utc::now())?;
+    let (report, encoding) = ingest::decode_report(&headers, &bytes, &state.limits, Utc::now())?;
     if report.agent.id.is_some_and(|id| id != agent.id) {
         return Err(ApiError::Invalid(
             "agent.id in the report does not match the agent key".into(),
@@ -210,8 +228,19 @@ async fn post_report(
     }
     let device_id = agent.id;
     let report_id = report.report_id;
-    let store = state.store.clone();
-    let outcome = blocking(move || Ok(store.put_report(device_id, Utc::now(), &report)?)).await?;
+    // The body as received: the store keeps it instead of serializing `report` again.
+    let raw = RawReport {
+        encoding,
+        bytes: &bytes,
+    };
+    // Queued without blocking; the committer answers once the report is durable.
+    let answer = state
+        .store
+        .submit_report(device_id, Utc::now(), &report, Some(raw))?;
+    drop(report);
+    let outcome = answer
+        .await
+        .map_err(|_| ApiError::Internal("the store dropped the write unanswered".into()))??;
     let status = match outcome {
         PutOutcome::Stored => AckStatus::Stored,
         PutOutcome::Duplicate => AckStatus::Duplicate,
@@ -264,7 +293,7 @@ impl From<StoredReport> for HistoryEntry {
     }
 }
 
-fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id)
         .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a device id (UUID)")))
 }
@@ -345,5 +374,7 @@ async fn revoke_agent(
     Ok(Json(serde_json::json!({ "agent_id": id, "revoked": true })))
 }
 
+#[cfg(test)]
+mod risk_tests;
 #[cfg(test)]
 mod tests;

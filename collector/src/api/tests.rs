@@ -15,15 +15,20 @@ use super::*;
 use crate::store::memory::MemoryStore;
 
 const SECRET: &str = "enroll-secret-for-tests";
-const ADMIN: &str = "admin-token-for-tests";
+pub(super) const ADMIN: &str = "admin-token-for-tests";
 
-struct Harness {
-    state: Arc<AppState>,
+pub(super) struct Harness {
+    pub(super) state: Arc<AppState>,
 }
 
 impl Harness {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::with_limits(4096, 16384, 100)
+    }
+
+    /// Limits big enough for full reports.
+    pub(super) fn new_large() -> Self {
+        Self::with_limits(1 << 20, 4 << 20, 100)
     }
 
     fn with_limits(max_body: usize, max_inflated: usize, enroll_per_minute: u32) -> Self {
@@ -38,11 +43,16 @@ impl Harness {
                     report: Limits::V1,
                 },
                 enroll_limiter: RateLimiter::per_minute(enroll_per_minute),
+                risk: crate::estate::RiskContext {
+                    catalog: crate::catalog::Catalog::builtin().unwrap(),
+                    weights: crate::risk::Weights::default(),
+                    unit_costs: crate::plan::UnitCosts::default(),
+                },
             }),
         }
     }
 
-    async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
+    pub(super) async fn call(&self, request: Request<Body>) -> (StatusCode, Value) {
         let response = app(self.state.clone()).oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -51,7 +61,7 @@ impl Harness {
         (status, value)
     }
 
-    async fn enroll(&self) -> EnrollResponse {
+    pub(super) async fn enroll(&self) -> EnrollResponse {
         let (status, body) = self
             .call(post_json(
                 "/api/v1/enroll",
@@ -62,7 +72,12 @@ impl Harness {
         serde_json::from_value(body).unwrap()
     }
 
-    async fn post_report(&self, key: &str, body: Vec<u8>, gzip: bool) -> (StatusCode, Value) {
+    pub(super) async fn post_report(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> (StatusCode, Value) {
         let mut request =
             Request::post("/api/v1/reports").header(header::AUTHORIZATION, format!("Bearer {key}"));
         if gzip {
@@ -71,7 +86,7 @@ impl Harness {
         self.call(request.body(Body::from(body)).unwrap()).await
     }
 
-    async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+    pub(super) async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         self.call(
             Request::get(path)
                 .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
@@ -86,7 +101,7 @@ impl Harness {
     }
 }
 
-fn post_json(path: &str, value: &Value) -> Request<Body> {
+pub(super) fn post_json(path: &str, value: &Value) -> Request<Body> {
     Request::post(path)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(serde_json::to_vec(value).unwrap()))
@@ -107,7 +122,7 @@ fn report(agent_id: Option<uuid::Uuid>) -> Report {
     r
 }
 
-fn gzip(bytes: &[u8]) -> Vec<u8> {
+pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
@@ -482,4 +497,48 @@ async fn admin_endpoints_answer_json_errors() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "bad_token");
+}
+
+impl Harness {
+    fn with_store(store: Arc<dyn Store>) -> Self {
+        let mut h = Self::new();
+        Arc::get_mut(&mut h.state)
+            .expect("a new harness has one reference")
+            .store = store;
+        h
+    }
+}
+
+/// The production store behind the router: the handler awaits the committer's answer (no
+/// blocking thread), and the sled store keeps the body as the agent sent it.
+#[tokio::test]
+async fn sled_store_answers_after_commit() {
+    use crate::store::Retention;
+    use crate::store::sled_store::SledStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SledStore::open(dir.path(), Retention::default()).unwrap());
+    let h = Harness::with_store(store.clone());
+    let enrolled = h.enroll().await;
+    let key = &enrolled.agent_key;
+    let zipped = report(Some(enrolled.agent_id));
+    let body = gzip(&json_bytes(&zipped));
+    for expected in [AckStatus::Stored, AckStatus::Duplicate] {
+        let (status, ack) = h.post_report(key, body.clone(), true).await;
+        assert_eq!(status, StatusCode::OK, "{ack}");
+        let ack: ReportAck = serde_json::from_value(ack).unwrap();
+        assert_eq!(ack.status, expected);
+    }
+    let plain = report(Some(enrolled.agent_id));
+    let (status, ack) = h.post_report(key, json_bytes(&plain), false).await;
+    assert_eq!(status, StatusCode::OK, "{ack}");
+
+    let history: Vec<Report> = store
+        .history(enrolled.agent_id, 10)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.report)
+        .collect();
+    assert_eq!(history, [plain, zipped]);
+    assert_eq!(store.report_count().unwrap(), 2);
 }

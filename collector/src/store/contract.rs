@@ -13,7 +13,7 @@ use ward_shared::{AgentInfo, Report};
 
 use super::memory::MemoryStore;
 use super::sled_store::SledStore;
-use super::{AgentRecord, PutOutcome, Retention, Store, StoreError};
+use super::{AgentRecord, PutOutcome, RawEncoding, RawReport, Retention, Store, StoreError};
 
 /// A store under test; keeps the sled directory alive as long as the store.
 pub(crate) struct TestStore {
@@ -157,7 +157,7 @@ fn reports_put_then_duplicate(mk: &Factory) {
     assert_eq!(store.report_count().unwrap(), 0);
 
     assert_eq!(
-        store.put_report(device, t0(), &r).unwrap(),
+        store.put_report(device, t0(), &r, None).unwrap(),
         PutOutcome::Stored
     );
     assert!(store.has_report(r.report_id).unwrap());
@@ -173,11 +173,11 @@ fn reports_put_then_duplicate(mk: &Factory) {
     changed.host.hostname = Some("changed".to_owned());
     let later = t0() + Duration::hours(1);
     assert_eq!(
-        store.put_report(device, later, &changed).unwrap(),
+        store.put_report(device, later, &changed, None).unwrap(),
         PutOutcome::Duplicate
     );
     assert_eq!(
-        store.put_report(Uuid::new_v4(), later, &r).unwrap(),
+        store.put_report(Uuid::new_v4(), later, &r, None).unwrap(),
         PutOutcome::Duplicate
     );
     assert_eq!(store.history(device, 10).unwrap(), history);
@@ -188,13 +188,66 @@ fn reports_put_then_duplicate(mk: &Factory) {
     store.flush().unwrap();
 }
 
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The body as the agent sent it comes back as the report parsed from it.
+fn reports_raw_body_reads_back(mk: &Factory) {
+    let store = mk(Retention::default());
+    let device = Uuid::new_v4();
+    let t1 = t0() + Duration::minutes(1);
+    let zipped = report("ws-gzip", t0());
+    let body = gzip(&serde_json::to_vec(&zipped).unwrap());
+    let raw = RawReport {
+        encoding: RawEncoding::Gzip,
+        bytes: &body,
+    };
+    assert_eq!(
+        store.put_report(device, t0(), &zipped, Some(raw)).unwrap(),
+        PutOutcome::Stored
+    );
+    let plain = report("ws-plain", t1);
+    let json = serde_json::to_vec(&plain).unwrap();
+    let raw_plain = RawReport {
+        encoding: RawEncoding::Identity,
+        bytes: &json,
+    };
+    assert_eq!(
+        store
+            .put_report(device, t1, &plain, Some(raw_plain))
+            .unwrap(),
+        PutOutcome::Stored
+    );
+    assert_eq!(
+        store.put_report(device, t1, &zipped, Some(raw)).unwrap(),
+        PutOutcome::Duplicate
+    );
+    let history = store.history(device, 10).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].device_id, history[0].received_at), (device, t1));
+    assert_eq!(history[0].report, plain);
+    assert_eq!(
+        (history[1].device_id, history[1].received_at),
+        (device, t0())
+    );
+    assert_eq!(history[1].report, zipped);
+    assert_eq!(
+        store.device(device).unwrap().unwrap().hostname.as_deref(),
+        Some("ws-plain")
+    );
+}
+
 fn device_summary_fields(mk: &Factory) {
     let store = mk(Retention::default());
     let device = Uuid::new_v4();
     assert_eq!(store.device(device).unwrap(), None);
 
     let first = report("ws-old", t0());
-    store.put_report(device, t0(), &first).unwrap();
+    store.put_report(device, t0(), &first, None).unwrap();
     let s = store.device(device).unwrap().unwrap();
     assert_eq!(s.id, device);
     assert_eq!(s.first_seen, t0());
@@ -207,7 +260,7 @@ fn device_summary_fields(mk: &Factory) {
     let t1 = t0() + Duration::hours(2);
     let mut second = report("ws-new", t1);
     second.os.name = Some("Ubuntu 24.04 LTS".to_owned());
-    store.put_report(device, t1, &second).unwrap();
+    store.put_report(device, t1, &second, None).unwrap();
     let s = store.device(device).unwrap().unwrap();
     assert_eq!(s.first_seen, t0());
     assert_eq!(s.last_seen, t1);
@@ -219,7 +272,7 @@ fn device_summary_fields(mk: &Factory) {
     // A late report (received earlier than the newest) moves first_seen only.
     let early = t0() - Duration::hours(1);
     let late = report("ws-late", early);
-    store.put_report(device, early, &late).unwrap();
+    store.put_report(device, early, &late, None).unwrap();
     let s = store.device(device).unwrap().unwrap();
     assert_eq!(s.first_seen, early);
     assert_eq!(s.last_seen, t1);
@@ -229,7 +282,9 @@ fn device_summary_fields(mk: &Factory) {
 
     // Devices come ordered by id.
     let other = Uuid::new_v4();
-    store.put_report(other, t0(), &report("x", t0())).unwrap();
+    store
+        .put_report(other, t0(), &report("x", t0()), None)
+        .unwrap();
     let ids: Vec<Uuid> = store.devices().unwrap().iter().map(|d| d.id).collect();
     let mut sorted = vec![device, other];
     sorted.sort();
@@ -247,8 +302,8 @@ fn history_newest_first_with_limit(mk: &Factory) {
         let at = t0() + Duration::hours(hour);
         let r = report("ws", at);
         ids.push((at, r.report_id));
-        store.put_report(device, at, &r).unwrap();
-        store.put_report(other, at, &report("x", at)).unwrap();
+        store.put_report(device, at, &r, None).unwrap();
+        store.put_report(other, at, &report("x", at), None).unwrap();
     }
     ids.sort();
     let newest_first: Vec<Uuid> = ids.iter().rev().map(|(_, id)| *id).collect();
@@ -274,7 +329,7 @@ fn retention_by_count(mk: &Factory) {
         let at = t0() + Duration::minutes(i);
         let r = report("ws", at);
         assert_eq!(
-            store.put_report(device, at, &r).unwrap(),
+            store.put_report(device, at, &r, None).unwrap(),
             PutOutcome::Stored
         );
         reports.push((at, r));
@@ -294,7 +349,7 @@ fn retention_by_count(mk: &Factory) {
     let (at, pruned) = &reports[0];
     assert!(store.has_report(pruned.report_id).unwrap());
     assert_eq!(
-        store.put_report(device, *at, pruned).unwrap(),
+        store.put_report(device, *at, pruned, None).unwrap(),
         PutOutcome::Duplicate
     );
     assert_eq!(history_ids(&*store, device), kept);
@@ -305,7 +360,7 @@ fn retention_by_count(mk: &Factory) {
     let ancient = report("ws", t0() - Duration::days(1));
     assert_eq!(
         store
-            .put_report(device, t0() - Duration::days(1), &ancient)
+            .put_report(device, t0() - Duration::days(1), &ancient, None)
             .unwrap(),
         PutOutcome::Stored
     );
@@ -324,23 +379,25 @@ fn retention_by_age(mk: &Factory) {
     let other = Uuid::new_v4();
     let old = report("ws", t0());
     let mid = report("ws", t0() + Duration::days(5));
-    store.put_report(device, t0(), &old).unwrap();
-    store.put_report(other, t0(), &report("x", t0())).unwrap();
+    store.put_report(device, t0(), &old, None).unwrap();
     store
-        .put_report(device, t0() + Duration::days(5), &mid)
+        .put_report(other, t0(), &report("x", t0()), None)
+        .unwrap();
+    store
+        .put_report(device, t0() + Duration::days(5), &mid, None)
         .unwrap();
     assert_eq!(store.report_count().unwrap(), 3);
 
     // Exactly 10 days after the oldest: still kept.
     let ten = report("ws", t0() + Duration::days(10));
     store
-        .put_report(device, t0() + Duration::days(10), &ten)
+        .put_report(device, t0() + Duration::days(10), &ten, None)
         .unwrap();
     assert_eq!(store.history(device, 100).unwrap().len(), 3);
 
     let newest = report("ws", t0() + Duration::days(12));
     store
-        .put_report(device, t0() + Duration::days(12), &newest)
+        .put_report(device, t0() + Duration::days(12), &newest, None)
         .unwrap();
     assert_eq!(
         history_ids(&*store, device),
@@ -352,7 +409,7 @@ fn retention_by_age(mk: &Factory) {
     assert_eq!(store.device(device).unwrap().unwrap().report_count, 4);
 
     assert_eq!(
-        store.put_report(device, t0(), &old).unwrap(),
+        store.put_report(device, t0(), &old, None).unwrap(),
         PutOutcome::Duplicate
     );
     assert_eq!(store.history(device, 100).unwrap().len(), 3);
@@ -371,7 +428,7 @@ fn concurrent_same_report_id(mk: &Factory) {
                     let r = &r;
                     // Half of them claim another device: the report id decides.
                     let device = if i % 2 == 0 { device } else { Uuid::new_v4() };
-                    s.spawn(move || store.put_report(device, at, r).unwrap())
+                    s.spawn(move || store.put_report(device, at, r, None).unwrap())
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -409,7 +466,7 @@ fn concurrent_different_ids(mk: &Factory) {
                             let at = t0() + Duration::seconds((t * per_thread + i) as i64);
                             let r = report("ws", at);
                             assert_eq!(
-                                store.put_report(device, at, &r).unwrap(),
+                                store.put_report(device, at, &r, None).unwrap(),
                                 PutOutcome::Stored
                             );
                             (device, r.report_id)
@@ -434,6 +491,33 @@ fn concurrent_different_ids(mk: &Factory) {
     for (_, id) in put.iter().flatten() {
         assert!(store.has_report(*id).unwrap());
     }
+}
+
+fn exceptions_put_replace_list_delete(mk: &Factory) {
+    let store = mk(Retention::default());
+    let record = |device: Uuid, owner: &str| super::ExceptionRecord {
+        device_id: device,
+        reason: "vendor-certified scanner".into(),
+        controls: vec!["isolated VLAN".into()],
+        owner: owner.into(),
+        review_date: chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
+        recorded_at: chrono::Utc::now(),
+    };
+    let (a, b) = (Uuid::from_u128(2), Uuid::from_u128(1));
+    assert!(store.exceptions().unwrap().is_empty());
+    store.put_exception(&record(a, "Radiology")).unwrap();
+    store.put_exception(&record(b, "Pathology")).unwrap();
+    store.put_exception(&record(a, "Radiology IT")).unwrap();
+    let list = store.exceptions().unwrap();
+    assert_eq!(
+        list.iter().map(|e| e.device_id).collect::<Vec<_>>(),
+        vec![b, a],
+        "ordered by device id"
+    );
+    assert_eq!(list[1].owner, "Radiology IT", "a second put replaces");
+    assert!(store.delete_exception(a).unwrap());
+    assert!(!store.delete_exception(a).unwrap());
+    assert_eq!(store.exceptions().unwrap().len(), 1);
 }
 
 macro_rules! contract_tests {
@@ -462,10 +546,12 @@ contract_tests!(
     agents_duplicate_id_rejected,
     agents_revoke_and_unrevoke,
     reports_put_then_duplicate,
+    reports_raw_body_reads_back,
     device_summary_fields,
     history_newest_first_with_limit,
     retention_by_count,
     retention_by_age,
     concurrent_same_report_id,
     concurrent_different_ids,
+    exceptions_put_replace_list_delete,
 );

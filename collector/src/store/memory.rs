@@ -13,7 +13,8 @@ use ward_shared::Report;
 
 use super::common::{DeviceRow, HistoryPos, ReportFacts, next_summary, plan_retention};
 use super::{
-    AgentRecord, DeviceSummary, KeyHash, PutOutcome, Retention, Store, StoreError, StoredReport,
+    AgentRecord, DeviceSummary, ExceptionRecord, KeyHash, PutOutcome, RawReport, Retention, Store,
+    StoreError, StoredReport,
 };
 
 #[derive(Debug, Default)]
@@ -32,6 +33,7 @@ struct Inner {
     history: HashMap<Uuid, BTreeMap<HistoryPos, StoredReport>>,
     /// Entries currently in `history`, over all devices.
     stored: u64,
+    exceptions: BTreeMap<Uuid, ExceptionRecord>,
 }
 
 impl MemoryStore {
@@ -98,6 +100,7 @@ impl Store for MemoryStore {
         device_id: Uuid,
         received_at: DateTime<Utc>,
         report: &Report,
+        _raw: Option<RawReport<'_>>,
     ) -> Result<PutOutcome, StoreError> {
         let mut guard = self.lock();
         let inner = &mut *guard;
@@ -180,5 +183,20 @@ impl Store for MemoryStore {
 
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    fn put_exception(&self, exception: &ExceptionRecord) -> Result<(), StoreError> {
+        self.lock()
+            .exceptions
+            .insert(exception.device_id, exception.clone());
+        Ok(())
+    }
+
+    fn exceptions(&self) -> Result<Vec<ExceptionRecord>, StoreError> {
+        Ok(self.lock().exceptions.values().cloned().collect())
+    }
+
+    fn delete_exception(&self, device_id: Uuid) -> Result<bool, StoreError> {
+        Ok(self.lock().exceptions.remove(&device_id).is_some())
     }
 }

@@ -2,9 +2,9 @@
 //! embedded, durable store and [`memory::MemoryStore`] the reference implementation that the
 //! same contract tests run against.
 //!
-//! Architecture invariant: when [`Store::put_report`] or [`Store::add_agent`] returns `Ok`, the
-//! write is durable (it survives the process being killed). The HTTP layer acknowledges only
-//! after that.
+//! Architecture invariant: when [`Store::put_report`] or [`Store::add_agent`] returns `Ok`, or
+//! the receiver of [`Store::submit_report`] yields `Ok`, the write is durable (it survives the
+//! process being killed). The HTTP layer acknowledges only after that.
 //!
 //! Architecture invariant: a report id is stored at most once; putting it again returns
 //! [`PutOutcome::Duplicate`] and changes nothing.
@@ -34,11 +34,57 @@ pub struct AgentRecord {
     pub revoked: bool,
 }
 
+/// A device on the exceptions register: it cannot be changed (e.g. a vendor-certified medical
+/// device), so it is isolated instead, with these compensating controls, until the review date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionRecord {
+    pub device_id: Uuid,
+    pub reason: String,
+    /// Compensating controls: "isolated VLAN", "SMBv1 blocked at the network", "no internet".
+    pub controls: Vec<String>,
+    pub owner: String,
+    pub review_date: chrono::NaiveDate,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl ExceptionRecord {
+    /// What the risk engine needs of it.
+    pub fn info(&self) -> crate::risk::ExceptionInfo {
+        crate::risk::ExceptionInfo {
+            reason: self.reason.clone(),
+            controls: self.controls.clone(),
+            owner: self.owner.clone(),
+            review_date: self.review_date,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredReport {
     pub device_id: Uuid,
     pub received_at: DateTime<Utc>,
     pub report: Report,
+}
+
+/// A report's body as the agent sent it. Stores that can keep these bytes verbatim instead of
+/// serializing the parsed [`Report`] again: that saves the collector a serialization and a
+/// compression per report, and keeps every field a newer agent sent, including ones this
+/// collector does not know (the parsed `Report` drops them), for a later collector to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawReport<'a> {
+    pub encoding: RawEncoding,
+    /// The request body: the report's JSON, compressed as `encoding` says. It must decode to
+    /// exactly the report passed beside it (the caller parsed that report from these bytes).
+    pub bytes: &'a [u8],
+}
+
+/// How a [`RawReport`]'s bytes are encoded (the request's `Content-Encoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawEncoding {
+    /// Plain JSON.
+    Identity,
+    /// A gzip member holding the JSON (read back with a single-member decoder, as ingest does).
+    Gzip,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +139,13 @@ pub enum StoreError {
     Format(String),
     #[error("agent {0} already exists")]
     AgentExists(Uuid),
+    /// The write queue is full: the store takes writes slower than they come. Try later.
+    #[error("the store is busy (its write queue is full)")]
+    Busy,
 }
+
+/// Where [`Store::submit_report`] delivers a put's answer, once the write is durable.
+pub type PutAnswer = tokio::sync::oneshot::Receiver<Result<PutOutcome, StoreError>>;
 
 pub trait Store: Send + Sync + 'static {
     /// Adds an enrolled agent; durable on return. Fails if the id exists.
@@ -106,12 +158,35 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a report for a device, updates the device's summary and applies retention.
     /// Blocks until durable; many concurrent callers share one flush (group commit).
+    ///
+    /// `raw`, when given, is the body `report` was parsed from; a store may keep it instead of
+    /// serializing `report` (the sled store does; the memory store ignores it). Either way
+    /// [`Store::history`] returns `report`. `received_at` may be kept to the millisecond only.
     fn put_report(
         &self,
         device_id: Uuid,
         received_at: DateTime<Utc>,
         report: &Report,
+        raw: Option<RawReport<'_>>,
     ) -> Result<PutOutcome, StoreError>;
+    /// [`Store::put_report`] for async callers: queues the write and returns at once, without
+    /// blocking; the answer arrives on the returned receiver once the write is durable (or has
+    /// failed). An `Err` here means the write was not queued ([`StoreError::Busy`] when the
+    /// store is behind). Dropping the receiver does not cancel the write.
+    ///
+    /// The default runs `put_report` on the calling thread, which suits a store that answers
+    /// at once (the memory store); a store whose puts wait for the disk overrides it.
+    fn submit_report(
+        &self,
+        device_id: Uuid,
+        received_at: DateTime<Utc>,
+        report: &Report,
+        raw: Option<RawReport<'_>>,
+    ) -> Result<PutAnswer, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let _ = reply.send(self.put_report(device_id, received_at, report, raw));
+        Ok(answer)
+    }
     /// All devices, ordered by id.
     fn devices(&self) -> Result<Vec<DeviceSummary>, StoreError>;
     fn device(&self, id: Uuid) -> Result<Option<DeviceSummary>, StoreError>;
@@ -124,4 +199,11 @@ pub trait Store: Send + Sync + 'static {
     fn report_count(&self) -> Result<u64, StoreError>;
     /// Waits until everything written so far is on disk.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Records (or replaces) a device's exception; durable on return.
+    fn put_exception(&self, exception: &ExceptionRecord) -> Result<(), StoreError>;
+    /// Every exception, ordered by device id.
+    fn exceptions(&self) -> Result<Vec<ExceptionRecord>, StoreError>;
+    /// Removes a device's exception; durable on return. `Ok(false)` if there was none.
+    fn delete_exception(&self, device_id: Uuid) -> Result<bool, StoreError>;
 }

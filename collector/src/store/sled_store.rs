@@ -1,6 +1,6 @@
 //! [`SledStore`]: the embedded, durable [`Store`] on sled 0.34.
 //!
-//! # On-disk layout (format version 1)
+//! # On-disk layout (format version 2)
 //!
 //! One sled database (a directory). Numeric key parts are big-endian so that sled's byte order is
 //! numeric order and ranges sort; uuids are their 16 raw bytes. Times in keys are Unix
@@ -9,33 +9,54 @@
 //!
 //! | tree         | key                                             | value                             |
 //! |--------------|-------------------------------------------------|-----------------------------------|
-//! | `meta`       | `format_version`                                | `u32` BE, currently 1             |
+//! | `meta`       | `format_version`                                | `u32` BE, currently 2             |
 //! | `meta`       | `report_count`                                  | `u64` BE: entries in `history`    |
 //! | `agents`     | agent id (16)                                   | [`AgentRecord`]                   |
 //! | `agent_keys` | key hash (32)                                   | agent id (16 raw bytes)           |
 //! | `report_ids` | report id (16)                                  | device id (16) ++ received ms (8) |
-//! | `history`    | device id (16) ++ received ms (8) ++ report id (16) | encoded [`StoredReport`]      |
+//! | `history`    | device id (16) ++ received ms (8) ++ report id (16) | encoding byte ++ payload      |
 //! | `devices`    | device id (16)                                  | `{"summary": DeviceSummary, "history_len": n}` |
+//! | `exceptions` | device id (16)                                  | [`ExceptionRecord`]               |
 //!
 //! A device's history is the key range prefixed by its id, oldest first, so "newest first" is a
-//! reverse range scan and retention walks the range from the front.
+//! reverse range scan and retention walks the range from the front. Received-at is kept to the
+//! millisecond (the key's resolution), in the device row too.
 //!
-//! History values are one encoding byte and the payload: `0x01` = raw DEFLATE of the JSON (what
-//! this build writes), `0x00` = plain JSON (read, for tools and tests). Reports are repetitive
-//! JSON: a 5 KB Windows report deflates to under 1 KB, and sled's cost per insert grows with the
-//! value size (measured on 2 cores: about 120 µs of committer time for a 5 KB value, 40 µs for
-//! 1 KB). Compressing on the caller's thread (about 35 µs, with a pooled compressor) keeps the
-//! single committer (below) from becoming the bottleneck.
+//! History values are one encoding byte and the payload:
+//!
+//! | byte   | payload                                                        | written        |
+//! |--------|----------------------------------------------------------------|----------------|
+//! | `0x02` | the report's JSON, gzip: the agent's request body byte for byte | gzip bodies    |
+//! | `0x03` | the report's JSON, raw DEFLATE                                  | other puts     |
+//! | `0x01` | a whole [`StoredReport`] JSON, raw DEFLATE                      | format 1 only  |
+//! | `0x00` | a whole [`StoredReport`] JSON, plain                            | tools, tests   |
+//!
+//! For `0x02` and `0x03` the device id and received-at come from the key. Keeping the agent's
+//! gzip body as it came costs the collector nothing per report (format 1 serialized the parsed
+//! report again and deflated it, about 18% of the collector's CPU), and it keeps every field the
+//! agent sent, including fields of a newer agent that this collector does not know and its
+//! parsed [`Report`] drops: a later collector reads them from history. It is read back with the
+//! same single-member gzip decoder that ingest validated it with, so it yields the same report.
+//! Values stay compressed either way: reports are repetitive JSON (a 6 KB report is about 2 KB
+//! gzipped), and sled's cost per insert grows with the value size.
+//!
+//! Format 2 only added `0x02` and `0x03`; opening a format 1 store upgrades its version number
+//! (format 1 values stay readable). A build that knows only format 1 refuses the upgraded store
+//! instead of failing on values it cannot read.
 //!
 //! # Invariants
 //!
 //! - All writes of one report (the `report_ids` entry, the `history` entry, the retention
-//!   deletions, the `devices` row and the `report_count` counter) are one multi-tree sled
-//!   transaction, which sled recovers whole or not at all. So after a crash a report id is known
-//!   if and only if its report was stored: the retry of an unacknowledged report is stored, or
-//!   is a `Duplicate` because its first copy did reach the disk; never a `Duplicate` of nothing.
-//! - The duplicate check reads `report_ids` inside that transaction, and transactions run one at
-//!   a time (below), so concurrent puts of one report id give exactly one `Stored`.
+//!   deletions, the `devices` row and the `report_count` counter) are in one multi-tree sled
+//!   transaction, which sled recovers whole or not at all: the transaction of the report's
+//!   batch (below). So after a crash a report id is known if and only if its report was stored:
+//!   the retry of an unacknowledged report is stored, or is a `Duplicate` because its first copy
+//!   did reach the disk; never a `Duplicate` of nothing.
+//! - Concurrent puts of one report id give exactly one `Stored`: the committer applies jobs one
+//!   at a time, in queue order, each seeing the committed data and the batch's earlier jobs, so
+//!   the first put of an id is `Stored` and every later one, in the same batch or a later one,
+//!   a `Duplicate`. The transaction's own `report_ids` inserts confirm it: finding an id there
+//!   already fails the whole batch (it would mean a write outside the committer).
 //! - `report_ids` is never pruned. It is the dedup index and outlives retention, so the retry of
 //!   a report that retention already dropped from `history` is still a `Duplicate`. It costs
 //!   40 bytes of key and value (plus sled's overhead) per report ever received; pruning it by
@@ -47,16 +68,34 @@
 //! - `format_version` is written when the store is created, before anything else. Opening a store
 //!   with a newer version fails; so does opening a non-empty database without a readable version.
 //!
-//! # Writes: one committer thread, group commit
+//! # Writes: one committer thread, one transaction and one flush per batch
 //!
-//! Every write goes through a single committer thread. Callers do the expensive, parallel part
-//! (serializing the report) and queue a job; the committer takes every job queued (up to
-//! [`MAX_BATCH`]), runs one transaction per job, then calls `Db::flush` (write and fsync of sled's
-//! log) once for the whole batch and only then answers the callers. So `put_report`,
-//! `add_agent`, `set_agent_revoked` and `flush` return after their write is on disk; jobs that
-//! arrive during a flush form the next batch. A failed flush answers every job of its batch with
-//! the error: none of them is acknowledged. A duplicate put is also answered after the flush, as
-//! the first copy may still be in flight.
+//! Every write of reports and agents goes through a single committer thread. (The exceptions
+//! register is the one exception: rare admin writes to its own tree, which no report write
+//! reads, applied directly and then made durable by a flush through the committer.) Callers do the parallel part (encoding the
+//! history value) and queue a job; the committer takes every job queued, up to [`MAX_BATCH`] jobs
+//! or [`MAX_BATCH_BYTES`] of values, and:
+//!
+//! 1. plans each job in queue order against the committed data plus the batch's earlier jobs:
+//!    the duplicate check, the device row, retention (a scan of the device's committed history
+//!    less what the batch removed, merged with what it added) and the counter. A job that fails
+//!    on its own (`AgentExists`, a corrupt device row) plans no write and gets its own error;
+//!    the others go on. Planning is outside the transaction because sled's range scans take the
+//!    lock that a transaction holds for writing (a scan inside one would deadlock);
+//! 2. writes all planned writes in ONE multi-tree transaction. sled 0.34 rolls its IO buffer
+//!    (`pin_log`: a write and a `sync_file_range`) at every transaction commit, so a transaction
+//!    per job cost two syscalls per report (measured: 9k puts/s with one transaction per put,
+//!    27k with one per 64);
+//! 3. calls `Db::flush` (write and fsync of sled's log) once, and only then answers every job.
+//!
+//! So `put_report`, `add_agent`, `set_agent_revoked` and `flush` return, and `submit_report`'s
+//! receiver gets its answer, after the write is on disk; jobs that arrive meanwhile form the next
+//! batch. If the transaction or the flush fails, every job of the batch gets that error: none of
+//! them is acknowledged (a failed transaction wrote nothing; a failed flush leaves the batch
+//! possibly on disk, which a retry finds as a `Duplicate`). A duplicate put is also answered
+//! after the flush, as the first copy may still be in flight. The queue holds `4 × MAX_BATCH`
+//! jobs; `submit_report` never blocks and answers [`StoreError::Busy`] when it is full (the
+//! HTTP layer's 503 + Retry-After), the blocking methods wait for room.
 //!
 //! Why a thread and not a leader elected among waiting callers: sled 0.34 runs every transaction
 //! under a process-wide write lock and holds that lock's read side while it flushes. With
@@ -68,43 +107,48 @@
 //!
 //! Reads run on the caller's thread and never wait for the committer's queue or for a flush:
 //! sled's lock is only taken for writing by the committer's transactions, which run between
-//! flushes, so a read waits at most for one transaction in progress (tens of microseconds).
+//! flushes and only write what was planned before, so a read waits at most for one batch's
+//! transaction (well under a millisecond for 64 reports; `MAX_BATCH` bounds it).
 //!
 //! If the committer thread dies (a bug), every later write fails with an I/O error naming it;
 //! reads keep working.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use flate2::read::DeflateDecoder;
+use flate2::read::{DeflateDecoder, GzDecoder};
 use flate2::{Compress, Compression, FlushCompress, Status};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::{IVec, Transactional, Tree};
+use tokio::sync::oneshot;
 use uuid::Uuid;
 use ward_shared::Report;
 
 use super::common::{DeviceRow, HistoryPos, ReportFacts, next_summary, plan_retention};
 use super::{
-    AgentRecord, DeviceSummary, KeyHash, PutOutcome, Retention, Store, StoreError, StoredReport,
+    AgentRecord, DeviceSummary, ExceptionRecord, KeyHash, PutAnswer, PutOutcome, RawEncoding,
+    RawReport, Retention, Store, StoreError, StoredReport,
 };
 
 /// The on-disk format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
-/// Most jobs the committer applies before it flushes (bounds the latency of a batch).
-pub const MAX_BATCH: usize = 1024;
+/// Most jobs in one batch: one transaction and one flush. Bounds the batch's latency and the
+/// time its transaction holds sled's write lock (which readers wait for).
+pub const MAX_BATCH: usize = 256;
+
+/// A batch stops taking jobs once their values reach this many bytes (bounds the memory of the
+/// transaction, which sled keeps in memory until it commits).
+pub const MAX_BATCH_BYTES: usize = 8 << 20;
 
 const FORMAT_KEY: &[u8] = b"format_version";
 const REPORT_COUNT_KEY: &[u8] = b"report_count";
@@ -141,6 +185,9 @@ struct Trees {
     report_ids: Tree,
     history: Tree,
     devices: Tree,
+    /// device id (16) -> JSON [`ExceptionRecord`]. Rare admin writes, applied directly and then
+    /// flushed through the committer, which makes them durable before the call returns.
+    exceptions: Tree,
 }
 
 #[derive(Debug, Default)]
@@ -170,6 +217,7 @@ impl SledStore {
             report_ids: db.open_tree("report_ids")?,
             history: db.open_tree("history")?,
             devices: db.open_tree("devices")?,
+            exceptions: db.open_tree("exceptions")?,
             db,
         };
         trees.check_format()?;
@@ -194,6 +242,20 @@ impl SledStore {
         })
     }
 
+    /// The caller's share of a put: the history value and the facts the device row keeps.
+    fn prepare_put(
+        &self,
+        received_at: DateTime<Utc>,
+        report: &Report,
+        raw: Option<RawReport<'_>>,
+    ) -> Result<(DateTime<Utc>, ReportFacts, IVec), StoreError> {
+        // The history key holds received-at in milliseconds, and so does everything else.
+        let received_at =
+            DateTime::from_timestamp_millis(received_at.timestamp_millis()).unwrap_or(received_at);
+        let value = self.compressors.encode_report(report, raw)?;
+        Ok((received_at, ReportFacts::of(report), value))
+    }
+
     /// What the committer did since the store was opened.
     pub fn commit_stats(&self) -> CommitStats {
         let nanos = |n: &AtomicU64| Duration::from_nanos(n.load(Ordering::Relaxed));
@@ -206,11 +268,9 @@ impl SledStore {
     }
 
     /// Queues a job for the committer and waits for its answer (sent after the flush).
-    fn submit<T>(
-        &self,
-        make: impl FnOnce(SyncSender<Result<T, StoreError>>) -> Job,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = mpsc::sync_channel(1);
+    /// Blocks: not for async threads.
+    fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
         let sent = self
             .jobs
             .as_ref()
@@ -218,7 +278,21 @@ impl SledStore {
         if !sent {
             return Err(committer_gone());
         }
-        answer.recv().unwrap_or_else(|_| Err(committer_gone()))
+        answer
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(committer_gone()))
+    }
+
+    /// Queues a job without blocking; a full queue is [`StoreError::Busy`].
+    fn try_submit(&self, job: Job) -> Result<(), StoreError> {
+        let Some(jobs) = self.jobs.as_ref() else {
+            return Err(committer_gone());
+        };
+        match jobs.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(committer_gone()),
+        }
     }
 }
 
@@ -258,6 +332,12 @@ impl Trees {
                 }
                 if version == 0 {
                     return Err(StoreError::Format("unknown store format 0".to_owned()));
+                }
+                if version < FORMAT_VERSION {
+                    // Format 2 only added value encodings: mark the store before writing any.
+                    self.meta
+                        .insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes()[..])?;
+                    self.db.flush()?;
                 }
                 Ok(())
             }
@@ -347,23 +427,9 @@ impl Store for SledStore {
         device_id: Uuid,
         received_at: DateTime<Utc>,
         report: &Report,
+        raw: Option<RawReport<'_>>,
     ) -> Result<PutOutcome, StoreError> {
-        // Retries are common (an agent that missed our answer); spare them the serialization.
-        // The committer checks again inside the transaction.
-        if self
-            .trees
-            .report_ids
-            .contains_key(report.report_id.as_bytes())?
-        {
-            self.flush()?;
-            return Ok(PutOutcome::Duplicate);
-        }
-        let value = self.compressors.encode_report(&StoredReportRef {
-            device_id,
-            received_at,
-            report,
-        })?;
-        let facts = ReportFacts::of(report);
+        let (received_at, facts, value) = self.prepare_put(received_at, report, raw)?;
         self.submit(|reply| Job::Put {
             device_id,
             received_at,
@@ -371,6 +437,25 @@ impl Store for SledStore {
             value,
             reply,
         })
+    }
+
+    fn submit_report(
+        &self,
+        device_id: Uuid,
+        received_at: DateTime<Utc>,
+        report: &Report,
+        raw: Option<RawReport<'_>>,
+    ) -> Result<PutAnswer, StoreError> {
+        let (received_at, facts, value) = self.prepare_put(received_at, report, raw)?;
+        let (reply, answer) = oneshot::channel();
+        self.try_submit(Job::Put {
+            device_id,
+            received_at,
+            facts,
+            value,
+            reply,
+        })?;
+        Ok(answer)
     }
 
     fn devices(&self) -> Result<Vec<DeviceSummary>, StoreError> {
@@ -415,15 +500,51 @@ impl Store for SledStore {
     fn flush(&self) -> Result<(), StoreError> {
         self.submit(|reply| Job::Flush { reply })
     }
+
+    fn put_exception(&self, exception: &ExceptionRecord) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(exception).map_err(|source| StoreError::Corrupt {
+            key: "(exception being written)".into(),
+            source,
+        })?;
+        self.trees
+            .exceptions
+            .insert(exception.device_id.as_bytes(), value)?;
+        self.flush()
+    }
+
+    fn exceptions(&self) -> Result<Vec<ExceptionRecord>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.trees.exceptions.iter() {
+            let (key, value) = item?;
+            out.push(
+                serde_json::from_slice(&value).map_err(|source| StoreError::Corrupt {
+                    key: format!("exceptions/{}", hex_key(&key)),
+                    source,
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
+    fn delete_exception(&self, device_id: Uuid) -> Result<bool, StoreError> {
+        let removed = self
+            .trees
+            .exceptions
+            .remove(device_id.as_bytes())?
+            .is_some();
+        if removed {
+            self.flush()?;
+        }
+        Ok(removed)
+    }
 }
 
-/// Serializes exactly like [`StoredReport`] without cloning the report.
-#[derive(Serialize)]
-struct StoredReportRef<'a> {
-    device_id: Uuid,
-    received_at: DateTime<Utc>,
-    report: &'a Report,
+fn hex_key(key: &[u8]) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Where the committer sends a job's answer: a blocked caller or an awaiting task.
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
 /// A write for the committer. `reply` gets the answer once the batch is flushed.
 enum Job {
@@ -431,52 +552,96 @@ enum Job {
         device_id: Uuid,
         received_at: DateTime<Utc>,
         facts: ReportFacts,
-        /// The [`StoredReport`] JSON.
+        /// The encoded history value.
         value: IVec,
-        reply: SyncSender<Result<PutOutcome, StoreError>>,
+        reply: Reply<PutOutcome>,
     },
     AddAgent {
         agent: AgentRecord,
         value: IVec,
-        reply: SyncSender<Result<(), StoreError>>,
+        reply: Reply<()>,
     },
     SetRevoked {
         id: Uuid,
         revoked: bool,
-        reply: SyncSender<Result<bool, StoreError>>,
+        reply: Reply<bool>,
     },
     /// Nothing to write; answered after the next flush.
-    Flush {
-        reply: SyncSender<Result<(), StoreError>>,
-    },
+    Flush { reply: Reply<()> },
 }
 
-/// A job applied and waiting for the flush of its batch.
-enum Applied {
-    Put(SyncSender<Result<PutOutcome, StoreError>>, PutOutcome),
-    Unit(SyncSender<Result<(), StoreError>>),
-    Revoked(SyncSender<Result<bool, StoreError>>, bool),
-}
-
-impl Applied {
-    /// Answers the caller. A caller that went away (it cannot, it blocks) is ignored.
-    fn answer(self, flushed: &Result<usize, sled::Error>) {
-        let err = |e: &sled::Error| StoreError::Sled(e.clone());
+impl Job {
+    /// Bytes of value this job writes (what [`MAX_BATCH_BYTES`] counts).
+    fn bytes(&self) -> usize {
         match self {
-            Applied::Put(reply, outcome) => {
-                let _ = reply.send(flushed.as_ref().map(|_| outcome).map_err(err));
+            Job::Put { value, .. } | Job::AddAgent { value, .. } => value.len(),
+            Job::SetRevoked { .. } | Job::Flush { .. } => 0,
+        }
+    }
+
+    /// Answers the caller. A caller that went away (an HTTP request dropped mid-write: its
+    /// write still happened) is ignored.
+    fn answer(self, result: Result<Done, StoreError>) {
+        match self {
+            Job::Put { reply, .. } => {
+                let _ = reply.send(result.and_then(|done| match done {
+                    Done::Put(outcome) => Ok(outcome),
+                    _ => Err(mismatch()),
+                }));
             }
-            Applied::Unit(reply) => {
-                let _ = reply.send(flushed.as_ref().map(|_| ()).map_err(err));
+            Job::AddAgent { reply, .. } | Job::Flush { reply } => {
+                let _ = reply.send(result.and_then(|done| match done {
+                    Done::Unit => Ok(()),
+                    _ => Err(mismatch()),
+                }));
             }
-            Applied::Revoked(reply, found) => {
-                let _ = reply.send(flushed.as_ref().map(|_| found).map_err(err));
+            Job::SetRevoked { reply, .. } => {
+                let _ = reply.send(result.and_then(|done| match done {
+                    Done::Revoked(found) => Ok(found),
+                    _ => Err(mismatch()),
+                }));
             }
         }
     }
 }
 
-/// The only writer: applies queued jobs in batches and flushes once per batch.
+/// What a job did (its answer once the batch is durable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Put(PutOutcome),
+    Unit,
+    Revoked(bool),
+}
+
+fn mismatch() -> StoreError {
+    StoreError::Sled(sled::Error::ReportableBug(
+        "committer answered a job with another job's kind of result".to_owned(),
+    ))
+}
+
+/// The writes of one batch, built by applying its jobs in order on top of the committed data
+/// ([`Committer::plan`]); then written by one transaction. Besides the writes it holds what the
+/// batch changed so far, so that a job sees the jobs before it in the same batch.
+#[derive(Default)]
+struct BatchWrites {
+    /// New `report_ids` entries (also the batch's own dedup set).
+    report_ids: HashMap<Uuid, [u8; 24]>,
+    /// Net change to `history`: `Some` inserts, `None` removes a committed entry.
+    history: HashMap<[u8; 40], Option<IVec>>,
+    /// Device rows as they stand after the batch.
+    devices: HashMap<Uuid, DeviceRow>,
+    /// History positions this batch added, per device (read by later retention plans).
+    added: HashMap<Uuid, BTreeSet<HistoryPos>>,
+    /// Committed history positions this batch removed, per device.
+    removed: HashMap<Uuid, HashSet<HistoryPos>>,
+    /// `meta/report_count` after the batch, once a put changed it.
+    report_count: Option<u64>,
+    /// Agent records to write; `true` for a new agent (its id must not exist).
+    agents: HashMap<Uuid, (AgentRecord, bool)>,
+    agent_keys: Vec<(KeyHash, Uuid)>,
+}
+
+/// The only writer: applies queued jobs in batches, one transaction and one flush per batch.
 struct Committer {
     trees: Trees,
     retention: Retention,
@@ -489,22 +654,18 @@ impl Committer {
         // Blocks for the first job of a batch; ends when the store is dropped.
         while let Ok(first) = queue.recv() {
             let started = Instant::now();
-            let mut next = Some(first);
-            while let Some(job) = next {
-                if let Some(applied) = self.apply(job) {
-                    batch.push(applied);
-                }
-                next = if batch.len() < MAX_BATCH {
-                    queue.try_recv().ok()
-                } else {
-                    None
-                };
+            let mut bytes = first.bytes();
+            batch.push(first);
+            while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+                let Ok(job) = queue.try_recv() else { break };
+                bytes += job.bytes();
+                batch.push(job);
             }
-            if batch.is_empty() {
-                continue;
-            }
+            let results = self.apply(&batch);
             let flush_started = Instant::now();
-            let flushed = self.trees.db.flush();
+            // Flush even when the transaction failed: `flush` jobs and the rest of the batch
+            // are answered after it either way, and a failed flush must fail them all.
+            let flushed = self.trees.db.flush().map_err(StoreError::Sled);
             let stats = &self.stats;
             stats.apply_nanos.fetch_add(
                 nanos(flush_started.duration_since(started)),
@@ -513,87 +674,141 @@ impl Committer {
             stats
                 .flush_nanos
                 .fetch_add(nanos(flush_started.elapsed()), Ordering::Relaxed);
-            self.stats.flushes.fetch_add(1, Ordering::Relaxed);
-            self.stats
-                .jobs
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            for applied in batch.drain(..) {
-                applied.answer(&flushed);
+            stats.flushes.fetch_add(1, Ordering::Relaxed);
+            stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            match (results, flushed) {
+                (Ok(results), Ok(_)) => {
+                    for (job, result) in batch.drain(..).zip(results) {
+                        job.answer(result);
+                    }
+                }
+                (Err(e), _) | (Ok(_), Err(e)) => {
+                    for job in batch.drain(..) {
+                        job.answer(Err(share(&e)));
+                    }
+                }
             }
         }
     }
 
-    /// Applies one job. Returns what to answer after the flush, or `None` if the job failed and
-    /// was answered already (a failed job wrote nothing, so it needs no flush).
-    fn apply(&self, job: Job) -> Option<Applied> {
+    /// Plans every job of the batch, then writes the batch in one transaction. Returns each
+    /// job's own result (a job that failed on its own, e.g. `AgentExists` or a corrupt device
+    /// row, wrote nothing and does not affect the others), or the error that failed the whole
+    /// batch (the transaction did not commit).
+    fn apply(&self, batch: &[Job]) -> Result<Vec<Result<Done, StoreError>>, StoreError> {
+        let mut w = BatchWrites::default();
+        let results: Vec<Result<Done, StoreError>> =
+            batch.iter().map(|job| self.plan(&mut w, job)).collect();
+        let devices = w
+            .devices
+            .iter()
+            .map(|(id, row)| Ok((*id, IVec::from(to_json(row)?))))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let agents = w
+            .agents
+            .iter()
+            .map(|(id, (agent, new))| Ok((*id, IVec::from(to_json(agent)?), *new)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let nothing_to_write = w.report_ids.is_empty()
+            && w.history.is_empty()
+            && devices.is_empty()
+            && agents.is_empty();
+        if nothing_to_write {
+            return Ok(results);
+        }
+
+        let t = &self.trees;
+        (
+            &t.report_ids,
+            &t.history,
+            &t.devices,
+            &t.meta,
+            &t.agents,
+            &t.agent_keys,
+        )
+            .transaction(
+                |(report_ids, history, devices_tx, meta, agents_tx, agent_keys)| {
+                    // The duplicate check of record: the transaction's own view, which includes
+                    // this batch's earlier writes. The plan made the same check against the same
+                    // data (only this thread writes), so a hit here means the store changed behind
+                    // the committer's back: write nothing and fail the batch, callers retry.
+                    for (report_id, index) in &w.report_ids {
+                        if report_ids
+                            .insert(report_id.as_bytes(), &index[..])?
+                            .is_some()
+                        {
+                            return Err(abort(unexpected_write("report_ids", report_id)));
+                        }
+                    }
+                    for (key, value) in &w.history {
+                        match value {
+                            Some(value) => history.insert(&key[..], value.clone())?,
+                            None => history.remove(&key[..])?,
+                        };
+                    }
+                    for (id, value) in &devices {
+                        devices_tx.insert(id.as_bytes(), value.clone())?;
+                    }
+                    if let Some(count) = w.report_count {
+                        meta.insert(REPORT_COUNT_KEY, &count.to_be_bytes()[..])?;
+                    }
+                    for (id, value, new) in &agents {
+                        let old = agents_tx.insert(id.as_bytes(), value.clone())?;
+                        if *new && old.is_some() {
+                            return Err(abort(unexpected_write("agents", id)));
+                        }
+                    }
+                    for (key_hash, id) in &w.agent_keys {
+                        agent_keys.insert(&key_hash[..], id.as_bytes())?;
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(from_tx)?;
+        Ok(results)
+    }
+
+    /// Applies one job to the batch's writes. A job that fails leaves `w` as it was.
+    fn plan(&self, w: &mut BatchWrites, job: &Job) -> Result<Done, StoreError> {
         match job {
             Job::Put {
                 device_id,
                 received_at,
                 facts,
                 value,
-                reply,
-            } => match self.put(device_id, received_at, &facts, &value) {
-                Ok(outcome) => Some(Applied::Put(reply, outcome)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
+                ..
+            } => self
+                .plan_put(w, *device_id, *received_at, facts, value)
+                .map(Done::Put),
+            Job::AddAgent { agent, .. } => {
+                if w.agents.contains_key(&agent.id)
+                    || self.trees.agents.contains_key(agent.id.as_bytes())?
+                {
+                    return Err(StoreError::AgentExists(agent.id));
                 }
-            },
-            Job::AddAgent {
-                agent,
-                value,
-                reply,
-            } => match self.add_agent(&agent, &value) {
-                Ok(()) => Some(Applied::Unit(reply)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Job::SetRevoked { id, revoked, reply } => match self.set_revoked(id, revoked) {
-                Ok(found) => Some(Applied::Revoked(reply, found)),
-                Err(e) => {
-                    let _ = reply.send(Err(e));
-                    None
-                }
-            },
-            Job::Flush { reply } => Some(Applied::Unit(reply)),
+                w.agents.insert(agent.id, (agent.clone(), true));
+                w.agent_keys.push((agent.key_hash, agent.id));
+                Ok(Done::Unit)
+            }
+            Job::SetRevoked { id, revoked, .. } => {
+                let (mut agent, new) = match w.agents.get(id) {
+                    Some((agent, new)) => (agent.clone(), *new),
+                    None => match self.trees.agent(*id)? {
+                        Some(agent) => (agent, false),
+                        None => return Ok(Done::Revoked(false)),
+                    },
+                };
+                agent.revoked = *revoked;
+                w.agents.insert(*id, (agent, new));
+                Ok(Done::Revoked(true))
+            }
+            Job::Flush { .. } => Ok(Done::Unit),
         }
     }
 
-    fn add_agent(&self, agent: &AgentRecord, value: &IVec) -> Result<(), StoreError> {
-        let t = &self.trees;
-        (&t.agents, &t.agent_keys)
-            .transaction(|(agents, agent_keys)| {
-                if agents.get(agent.id.as_bytes())?.is_some() {
-                    return Err(abort(StoreError::AgentExists(agent.id)));
-                }
-                agents.insert(agent.id.as_bytes(), value.clone())?;
-                agent_keys.insert(&agent.key_hash[..], agent.id.as_bytes())?;
-                Ok(())
-            })
-            .map_err(from_tx)
-    }
-
-    fn set_revoked(&self, id: Uuid, revoked: bool) -> Result<bool, StoreError> {
-        self.trees
-            .agents
-            .transaction(|agents| {
-                let Some(raw) = agents.get(id.as_bytes())? else {
-                    return Ok(false);
-                };
-                let mut agent: AgentRecord =
-                    decode("agents", id.as_bytes(), &raw).map_err(abort)?;
-                agent.revoked = revoked;
-                agents.insert(id.as_bytes(), to_json(&agent).map_err(abort)?)?;
-                Ok(true)
-            })
-            .map_err(from_tx)
-    }
-
-    fn put(
+    fn plan_put(
         &self,
+        w: &mut BatchWrites,
         device_id: Uuid,
         received_at: DateTime<Utc>,
         facts: &ReportFacts,
@@ -601,80 +816,129 @@ impl Committer {
     ) -> Result<PutOutcome, StoreError> {
         let t = &self.trees;
         let report_id = facts.report_id;
-        if t.report_ids.contains_key(report_id.as_bytes())? {
+        if w.report_ids.contains_key(&report_id)
+            || t.report_ids.contains_key(report_id.as_bytes())?
+        {
             return Ok(PutOutcome::Duplicate);
         }
         let received_ms = received_at.timestamp_millis();
         let new_pos = (received_ms, report_id);
-        let new_key = history_key(device_id, new_pos);
-        let mut index_value = [0u8; 24];
-        index_value[..16].copy_from_slice(device_id.as_bytes());
-        index_value[16..].copy_from_slice(&ms_key(received_ms));
 
-        // Only this thread writes, so the history scanned here is the history the transaction
-        // sees.
-        let row = t.device_row(device_id)?;
-        let positions = t
+        // Reads first; every write below cannot fail, so a failed job leaves `w` untouched.
+        let row = match w.devices.get(&device_id) {
+            Some(row) => Some(row.clone()),
+            None => t.device_row(device_id)?,
+        };
+        // The device's history as this batch left it: the committed entries (which only this
+        // thread writes, so the scan sees what the transaction will) less the ones the batch
+        // removed, merged with the ones it added.
+        let removed = w.removed.get(&device_id);
+        let committed = t
             .history
             .scan_prefix(device_id.as_bytes())
             .keys()
             .map(|key| {
                 let key = key?;
                 parse_history_key(&key).ok_or_else(|| corrupt("history", &key, "bad key length"))
-            });
+            })
+            .filter(
+                |pos| !matches!((pos, removed), (Ok(pos), Some(removed)) if removed.contains(pos)),
+            );
+        let added = w.added.get(&device_id).into_iter().flatten().copied();
         let plan = plan_retention(
-            positions,
+            merge_positions(committed, added),
             row.as_ref().map_or(0, |r| r.history_len),
             row.as_ref().map(|r| r.summary.last_seen.timestamp_millis()),
             new_pos,
             self.retention,
         )?;
-        let delete_keys: Vec<[u8; 40]> = plan
-            .delete
-            .iter()
-            .map(|pos| history_key(device_id, *pos))
-            .collect();
+        let count = match w.report_count {
+            Some(count) => count,
+            None => match t.meta.get(REPORT_COUNT_KEY)? {
+                Some(raw) => decode_counter(&raw)?,
+                None => 0,
+            },
+        };
+
+        let mut removed = 0u64;
+        for pos in &plan.delete {
+            let key = history_key(device_id, *pos);
+            let added_here = w
+                .added
+                .get_mut(&device_id)
+                .is_some_and(|added| added.remove(pos));
+            if added_here {
+                w.history.remove(&key);
+            } else {
+                w.removed.entry(device_id).or_default().insert(*pos);
+                w.history.insert(key, None);
+            }
+            removed += 1;
+        }
+        let added = u64::from(!plan.drop_new);
+        if !plan.drop_new {
+            w.added.entry(device_id).or_default().insert(new_pos);
+            w.history
+                .insert(history_key(device_id, new_pos), Some(value.clone()));
+        }
+        let mut index_value = [0u8; 24];
+        index_value[..16].copy_from_slice(device_id.as_bytes());
+        index_value[16..].copy_from_slice(&ms_key(received_ms));
+        w.report_ids.insert(report_id, index_value);
         let summary = next_summary(
             row.as_ref().map(|r| &r.summary),
             device_id,
             received_at,
             facts,
         );
-
-        (&t.report_ids, &t.history, &t.devices, &t.meta)
-            .transaction(|(report_ids, history, devices, meta)| {
-                if report_ids.get(report_id.as_bytes())?.is_some() {
-                    return Ok(PutOutcome::Duplicate);
-                }
-                let mut removed = 0u64;
-                for key in &delete_keys {
-                    if history.remove(key.as_slice())?.is_some() {
-                        removed += 1;
-                    }
-                }
-                let added = u64::from(!plan.drop_new);
-                if !plan.drop_new {
-                    history.insert(new_key.as_slice(), value.clone())?;
-                }
-                report_ids.insert(report_id.as_bytes(), index_value.as_slice())?;
-
-                let history_len =
-                    (row.as_ref().map_or(0, |r| r.history_len) + added).saturating_sub(removed);
-                let new_row = DeviceRow {
-                    summary: summary.clone(),
-                    history_len,
-                };
-                devices.insert(device_id.as_bytes(), to_json(&new_row).map_err(abort)?)?;
-
-                let count = read_counter(meta)?;
-                let count = (count + added).saturating_sub(removed);
-                meta.insert(REPORT_COUNT_KEY, &count.to_be_bytes()[..])?;
-                Ok(PutOutcome::Stored)
-            })
-            .map_err(from_tx)
+        let history_len =
+            (row.as_ref().map_or(0, |r| r.history_len) + added).saturating_sub(removed);
+        w.devices.insert(
+            device_id,
+            DeviceRow {
+                summary,
+                history_len,
+            },
+        );
+        w.report_count = Some((count + added).saturating_sub(removed));
+        Ok(PutOutcome::Stored)
     }
 }
 
+/// Merges two ascending sequences of history positions (errors of the first pass through).
+fn merge_positions<E>(
+    a: impl Iterator<Item = Result<HistoryPos, E>>,
+    b: impl Iterator<Item = HistoryPos>,
+) -> impl Iterator<Item = Result<HistoryPos, E>> {
+    let mut a = a.peekable();
+    let mut b = b.peekable();
+    std::iter::from_fn(move || match (a.peek(), b.peek()) {
+        (Some(Ok(x)), Some(y)) if y < x => b.next().map(Ok),
+        (Some(_), _) => a.next(),
+        (None, Some(_)) => b.next().map(Ok),
+        (None, None) => None,
+    })
+}
+
+/// The same error again, for every job of a failed batch.
+fn share(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Sled(e) => StoreError::Sled(e.clone()),
+        StoreError::Corrupt { key, source } => StoreError::Corrupt {
+            key: key.clone(),
+            source: <serde_json::Error as serde::de::Error>::custom(source),
+        },
+        StoreError::Format(msg) => StoreError::Format(msg.clone()),
+        StoreError::AgentExists(id) => StoreError::AgentExists(*id),
+        StoreError::Busy => StoreError::Busy,
+    }
+}
+
+fn unexpected_write(tree: &str, id: &Uuid) -> StoreError {
+    StoreError::Sled(sled::Error::ReportableBug(format!(
+        "{tree}/{id} was written outside the committer; batch not applied"
+    )))
+}
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -703,22 +967,19 @@ fn parse_history_key(key: &[u8]) -> Option<HistoryPos> {
     Some((ms_from_key(ms), report_id))
 }
 
-fn read_counter(meta: &TransactionalTree) -> ConflictableTransactionResult<u64, StoreError> {
-    match meta.get(REPORT_COUNT_KEY)? {
-        Some(raw) => decode_counter(&raw).map_err(abort),
-        None => Ok(0),
-    }
-}
-
 fn decode_counter(raw: &[u8]) -> Result<u64, StoreError> {
     <[u8; 8]>::try_from(raw)
         .map(u64::from_be_bytes)
         .map_err(|_| corrupt("meta", REPORT_COUNT_KEY, "report_count is not 8 bytes"))
 }
 
-/// History value encodings (the first byte of a value).
+/// History value encodings (the first byte of a value). `0x00` and `0x01` hold a whole
+/// [`StoredReport`] (written by earlier builds; still read); `0x02` and `0x03` hold the report
+/// alone, whose device id and received-at are in the key.
 const PLAIN_JSON: u8 = 0;
 const DEFLATE_JSON: u8 = 1;
+const GZIP_REPORT: u8 = 2;
+const DEFLATE_REPORT: u8 = 3;
 
 /// Reusable DEFLATE compressors. Making one allocates and clears a few hundred KB, which cost
 /// ten times the compression itself; the pool keeps a few instead of one per thread.
@@ -728,11 +989,36 @@ struct Compressors(Mutex<Vec<Compress>>);
 const POOLED_COMPRESSORS: usize = 16;
 
 impl Compressors {
-    fn encode_report(&self, report: &StoredReportRef<'_>) -> Result<IVec, StoreError> {
-        let json = to_json(report)?;
+    /// The history value of `report`: the agent's gzip body as it came (`GZIP_REPORT`), else
+    /// the JSON, as it came or serialized here, compressed (`DEFLATE_REPORT`).
+    fn encode_report(
+        &self,
+        report: &Report,
+        raw: Option<RawReport<'_>>,
+    ) -> Result<IVec, StoreError> {
+        let serialized;
+        let json = match raw {
+            Some(RawReport {
+                encoding: RawEncoding::Gzip,
+                bytes,
+            }) => {
+                let mut value = Vec::with_capacity(bytes.len() + 1);
+                value.push(GZIP_REPORT);
+                value.extend_from_slice(bytes);
+                return Ok(IVec::from(value));
+            }
+            Some(RawReport {
+                encoding: RawEncoding::Identity,
+                bytes,
+            }) => bytes,
+            None => {
+                serialized = to_json(report)?;
+                &serialized
+            }
+        };
         let pooled = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop();
         let mut compressor = pooled.unwrap_or_else(|| Compress::new(Compression::fast(), false));
-        let out = deflate(&mut compressor, &json);
+        let out = deflate(&mut compressor, DEFLATE_REPORT, json);
         let mut pool = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if pool.len() < POOLED_COMPRESSORS {
             pool.push(compressor);
@@ -741,11 +1027,11 @@ impl Compressors {
     }
 }
 
-/// `DEFLATE_JSON` followed by the raw DEFLATE stream of `json`.
-fn deflate(compressor: &mut Compress, json: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// `tag` followed by the raw DEFLATE stream of `json`.
+fn deflate(compressor: &mut Compress, tag: u8, json: &[u8]) -> Result<Vec<u8>, StoreError> {
     compressor.reset();
     let mut out = Vec::with_capacity(json.len() / 3 + 64);
-    out.push(DEFLATE_JSON);
+    out.push(tag);
     loop {
         if out.len() == out.capacity() {
             out.reserve(json.len() / 2 + 64);
@@ -774,21 +1060,45 @@ fn deflate(compressor: &mut Compress, json: &[u8]) -> Result<Vec<u8>, StoreError
 }
 
 fn decode_report(key: &[u8], raw: &[u8]) -> Result<StoredReport, StoreError> {
-    match raw.split_first() {
-        Some((&DEFLATE_JSON, body)) => {
-            let mut json = Vec::with_capacity(body.len() * 6);
-            DeflateDecoder::new(body)
-                .read_to_end(&mut json)
-                .map_err(|e| corrupt("history", key, &format!("bad DEFLATE data: {e}")))?;
-            decode("history", key, &json)
-        }
-        Some((&PLAIN_JSON, body)) => decode("history", key, body),
-        Some((tag, _)) => Err(corrupt(
+    let Some((&tag, body)) = raw.split_first() else {
+        return Err(corrupt("history", key, "empty value"));
+    };
+    let inflate = |reader: &mut dyn std::io::Read, what: &str| {
+        let mut json = Vec::with_capacity(body.len() * 6);
+        reader
+            .read_to_end(&mut json)
+            .map_err(|e| corrupt("history", key, &format!("bad {what} data: {e}")))?;
+        Ok::<_, StoreError>(json)
+    };
+    let report_only = |json: &[u8]| {
+        let device_id = key
+            .get(..16)
+            .and_then(|id| Uuid::from_slice(id).ok())
+            .ok_or_else(|| corrupt("history", key, "bad key length"))?;
+        let received_at = parse_history_key(key)
+            .and_then(|(ms, _)| DateTime::from_timestamp_millis(ms))
+            .ok_or_else(|| corrupt("history", key, "bad key"))?;
+        Ok(StoredReport {
+            device_id,
+            received_at,
+            report: decode("history", key, json)?,
+        })
+    };
+    match tag {
+        PLAIN_JSON => decode("history", key, body),
+        DEFLATE_JSON => decode(
+            "history",
+            key,
+            &inflate(&mut DeflateDecoder::new(body), "DEFLATE")?,
+        ),
+        // The same single-member decoder as ingest, so it reads exactly what was validated.
+        GZIP_REPORT => report_only(&inflate(&mut GzDecoder::new(body), "gzip")?),
+        DEFLATE_REPORT => report_only(&inflate(&mut DeflateDecoder::new(body), "DEFLATE")?),
+        _ => Err(corrupt(
             "history",
             key,
             &format!("unknown value encoding {tag:#04x}"),
         )),
-        None => Err(corrupt("history", key, "empty value")),
     }
 }
 
@@ -839,7 +1149,7 @@ fn from_tx(e: TransactionError<StoreError>) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::{BufRead, BufReader, Read as _, Write};
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
@@ -847,7 +1157,7 @@ mod tests {
     use ward_shared::InstalledUpdate;
 
     use super::*;
-    use crate::store::contract::{report, t0};
+    use crate::store::contract::{gzip, report, t0};
 
     const CRASH_DIR_ENV: &str = "WARD_STORE_CRASH_DIR";
 
@@ -883,7 +1193,7 @@ mod tests {
         for input in [&b""[..], b"{}", &[b'a'; 100_000][..], &noise[..]] {
             // Twice: a reused compressor starts clean.
             for _ in 0..2 {
-                let out = deflate(&mut compressor, input).unwrap();
+                let out = deflate(&mut compressor, DEFLATE_JSON, input).unwrap();
                 assert_eq!(out[0], DEFLATE_JSON);
                 let mut back = Vec::new();
                 DeflateDecoder::new(&out[1..])
@@ -912,9 +1222,9 @@ mod tests {
             let store = SledStore::open(dir.path(), Retention::default()).unwrap();
             store.add_agent(&agent).unwrap();
             store.set_agent_revoked(agent.id, true).unwrap();
-            store.put_report(device, t0(), &r1).unwrap();
+            store.put_report(device, t0(), &r1, None).unwrap();
             store
-                .put_report(device, t0() + ChronoDuration::hours(1), &r2)
+                .put_report(device, t0() + ChronoDuration::hours(1), &r2, None)
                 .unwrap();
             (store.devices().unwrap(), store.history(device, 10).unwrap())
         };
@@ -928,7 +1238,7 @@ mod tests {
         assert_eq!(store.history(device, 10).unwrap(), history);
         assert_eq!(store.report_count().unwrap(), 2);
         assert_eq!(
-            store.put_report(device, t0(), &r1).unwrap(),
+            store.put_report(device, t0(), &r1, None).unwrap(),
             PutOutcome::Duplicate
         );
     }
@@ -940,16 +1250,46 @@ mod tests {
         {
             let db = sled::open(dir.path()).unwrap();
             let meta = db.open_tree("meta").unwrap();
-            meta.insert(FORMAT_KEY, &2u32.to_be_bytes()[..]).unwrap();
+            meta.insert(FORMAT_KEY, &3u32.to_be_bytes()[..]).unwrap();
             db.flush().unwrap();
         }
         match SledStore::open(dir.path(), Retention::default()) {
             Err(StoreError::Format(msg)) => assert_eq!(
                 msg,
-                "store format 2 is newer than this build supports (1); upgrade ward-collector"
+                "store format 3 is newer than this build supports (2); upgrade ward-collector"
             ),
             other => panic!("expected a format error, got {other:?}"),
         }
+    }
+
+    /// A format 1 store (a `0x01` history value) opens, reads, and is marked format 2.
+    #[test]
+    fn format_1_store_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Uuid::new_v4();
+        let r = report("ws", t0());
+        {
+            let store = SledStore::open(dir.path(), Retention::default()).unwrap();
+            store.put_report(device, t0(), &r, None).unwrap();
+            let stored = StoredReport {
+                device_id: device,
+                received_at: t0(),
+                report: r.clone(),
+            };
+            let mut compressor = Compress::new(Compression::fast(), false);
+            let old = deflate(&mut compressor, DEFLATE_JSON, &to_json(&stored).unwrap()).unwrap();
+            let key = store.trees.history.iter().keys().next().unwrap().unwrap();
+            store.trees.history.insert(key, old).unwrap();
+            store
+                .trees
+                .meta
+                .insert(FORMAT_KEY, &1u32.to_be_bytes()[..])
+                .unwrap();
+        }
+        let store = SledStore::open(dir.path(), Retention::default()).unwrap();
+        let version = store.trees.meta.get(FORMAT_KEY).unwrap().unwrap();
+        assert_eq!(version.as_ref(), &2u32.to_be_bytes()[..]);
+        assert_eq!(store.history(device, 1).unwrap()[0].report, r);
     }
 
     #[test]
@@ -975,7 +1315,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SledStore::open(dir.path(), Retention::default()).unwrap();
         let device = Uuid::new_v4();
-        store.put_report(device, t0(), &report("ws", t0())).unwrap();
+        store
+            .put_report(device, t0(), &report("ws", t0()), None)
+            .unwrap();
         store
             .trees
             .devices
@@ -988,7 +1330,7 @@ mod tests {
         ));
         let next = report("ws", t0() + ChronoDuration::hours(1));
         assert!(matches!(
-            store.put_report(device, t0() + ChronoDuration::hours(1), &next),
+            store.put_report(device, t0() + ChronoDuration::hours(1), &next, None),
             Err(StoreError::Corrupt { .. })
         ));
         assert!(!store.has_report(next.report_id).unwrap());
@@ -999,15 +1341,17 @@ mod tests {
         plain.extend(serde_json::to_vec(&store.history(device, 1).unwrap()[0]).unwrap());
         store.trees.history.insert(&key, plain).unwrap();
         assert_eq!(store.history(device, 1).unwrap().len(), 1);
-        store
-            .trees
-            .history
-            .insert(&key, &[DEFLATE_JSON, 1, 2, 3][..])
-            .unwrap();
-        assert!(matches!(
-            store.history(device, 10),
-            Err(StoreError::Corrupt { .. })
-        ));
+        for tag in [DEFLATE_JSON, GZIP_REPORT, DEFLATE_REPORT, 0x7f] {
+            store
+                .trees
+                .history
+                .insert(&key, &[tag, 1, 2, 3][..])
+                .unwrap();
+            assert!(matches!(
+                store.history(device, 10),
+                Err(StoreError::Corrupt { .. })
+            ));
+        }
         store.trees.history.insert(key, &b"[]"[..]).unwrap();
         assert!(matches!(
             store.history(device, 10),
@@ -1033,6 +1377,180 @@ mod tests {
         ));
     }
 
+    /// A gzip body is kept byte for byte, with the fields this build does not know.
+    #[test]
+    fn raw_gzip_is_stored_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Retention::default()).unwrap();
+        let device = Uuid::new_v4();
+        let at = t0() + ChronoDuration::milliseconds(1_234);
+        let r = report("ws", at);
+        let mut json = serde_json::to_value(&r).unwrap();
+        json["from_a_newer_agent"] = serde_json::json!({"bitlocker": {"escrowed": true}});
+        let body = gzip(&serde_json::to_vec(&json).unwrap());
+        let raw = RawReport {
+            encoding: RawEncoding::Gzip,
+            bytes: &body,
+        };
+        store.put_report(device, at, &r, Some(raw)).unwrap();
+
+        let (key, value) = store.trees.history.iter().next().unwrap().unwrap();
+        assert_eq!(value[0], GZIP_REPORT);
+        assert_eq!(&value[1..], &body[..]);
+        let mut kept = Vec::new();
+        GzDecoder::new(&value[1..]).read_to_end(&mut kept).unwrap();
+        let kept: serde_json::Value = serde_json::from_slice(&kept).unwrap();
+        assert_eq!(kept["from_a_newer_agent"]["bitlocker"]["escrowed"], true);
+
+        let stored = &store.history(device, 1).unwrap()[0];
+        assert_eq!(stored.report, r);
+        assert_eq!((stored.device_id, stored.received_at), (device, at));
+        assert_eq!(decode_report(&key, &value).unwrap(), *stored);
+    }
+
+    /// Sub-millisecond received-at is cut to what the history key holds, everywhere.
+    #[test]
+    fn received_at_is_kept_to_the_millisecond() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), Retention::default()).unwrap();
+        let device = Uuid::new_v4();
+        let at = t0() + ChronoDuration::nanoseconds(1_234_567);
+        let ms = t0() + ChronoDuration::milliseconds(1);
+        store
+            .put_report(device, at, &report("ws", at), None)
+            .unwrap();
+        assert_eq!(store.history(device, 1).unwrap()[0].received_at, ms);
+        let summary = store.device(device).unwrap().unwrap();
+        assert_eq!((summary.first_seen, summary.last_seen), (ms, ms));
+    }
+
+    fn put_job(device_id: Uuid, r: &Report) -> Job {
+        let at = r.collected_at;
+        Job::Put {
+            device_id,
+            received_at: at,
+            facts: ReportFacts::of(r),
+            value: IVec::from(vec![PLAIN_JSON]),
+            reply: reply(),
+        }
+    }
+
+    fn reply<T>() -> Reply<T> {
+        oneshot::channel().0
+    }
+
+    /// One batch with jobs that depend on each other: a duplicate of an earlier job, retention
+    /// dropping an entry the same batch added, a failing job among good ones.
+    #[test]
+    fn one_batch_sees_its_own_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let retention = Retention {
+            max_reports_per_device: 2,
+            max_age_days: None,
+        };
+        let store = SledStore::open(dir.path(), retention).unwrap();
+        let device = Uuid::new_v4();
+        let committed = report("ws", t0());
+        store.put_report(device, t0(), &committed, None).unwrap();
+        let agent = AgentRecord {
+            id: Uuid::new_v4(),
+            key_hash: [4; 32],
+            hostname: None,
+            agent_version: None,
+            enrolled_at: t0(),
+            revoked: false,
+        };
+        let broken = Uuid::new_v4();
+        store
+            .trees
+            .devices
+            .insert(broken.as_bytes(), &b"{not json"[..])
+            .unwrap();
+
+        let [a, b, c] = [1, 2, 3].map(|m| report("ws", t0() + ChronoDuration::minutes(m)));
+        let batch = vec![
+            put_job(device, &a),
+            put_job(Uuid::new_v4(), &a),
+            put_job(device, &committed),
+            put_job(broken, &report("ws", t0())),
+            put_job(device, &b),
+            put_job(device, &c),
+            Job::AddAgent {
+                agent: agent.clone(),
+                value: IVec::default(),
+                reply: reply(),
+            },
+            Job::SetRevoked {
+                id: agent.id,
+                revoked: true,
+                reply: reply(),
+            },
+            Job::AddAgent {
+                agent: agent.clone(),
+                value: IVec::default(),
+                reply: reply(),
+            },
+            Job::SetRevoked {
+                id: Uuid::new_v4(),
+                revoked: true,
+                reply: reply(),
+            },
+            Job::Flush { reply: reply() },
+        ];
+        let committer = Committer {
+            trees: store.trees.clone(),
+            retention,
+            stats: std::sync::Arc::default(),
+        };
+        let results = committer.apply(&batch).unwrap();
+        let summary: Vec<String> = results
+            .iter()
+            .map(|r| match r {
+                Ok(done) => format!("{done:?}"),
+                Err(StoreError::Corrupt { .. }) => "Corrupt".to_owned(),
+                Err(StoreError::AgentExists(_)) => "AgentExists".to_owned(),
+                Err(e) => panic!("{e}"),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "Put(Stored)",
+                "Put(Duplicate)",
+                "Put(Duplicate)",
+                "Corrupt",
+                "Put(Stored)",
+                "Put(Stored)",
+                "Unit",
+                "Revoked(true)",
+                "AgentExists",
+                "Revoked(false)",
+                "Unit",
+            ]
+        );
+
+        // Retention (2 per device) dropped the committed report and `a`, added in this batch.
+        let ids: Vec<Uuid> = store
+            .trees
+            .history
+            .scan_prefix(device.as_bytes())
+            .keys()
+            .map(|k| parse_history_key(&k.unwrap()).unwrap().1)
+            .collect();
+        assert_eq!(ids, [b.report_id, c.report_id]);
+        assert_eq!(store.report_count().unwrap(), 2);
+        let row = store.trees.device_row(device).unwrap().unwrap();
+        assert_eq!((row.history_len, row.summary.report_count), (2, 4));
+        assert_eq!(row.summary.last_report_id, c.report_id);
+        for r in [&committed, &a, &b, &c] {
+            assert!(store.has_report(r.report_id).unwrap());
+        }
+        assert_eq!(store.trees.report_ids.len(), 4);
+        let stored_agent = store.agent_by_key_hash(&[4; 32]).unwrap().unwrap();
+        assert!(stored_agent.revoked);
+        assert_eq!(store.agents().unwrap().len(), 1);
+    }
+
     /// The child half of [`crash_keeps_acknowledged_reports`]: puts reports from several
     /// threads and prints each acknowledged id until it is killed. Does nothing unless started
     /// by that test.
@@ -1051,8 +1569,14 @@ mod tests {
                     for i in 0..1_000_000 {
                         let at = t0() + ChronoDuration::seconds(i);
                         let r = report("ws", at);
+                        // The body as an agent sends it, as the collector passes it on.
+                        let body = gzip(&serde_json::to_vec(&r).unwrap());
+                        let raw = RawReport {
+                            encoding: RawEncoding::Gzip,
+                            bytes: &body,
+                        };
                         assert_eq!(
-                            store.put_report(device, at, &r).unwrap(),
+                            store.put_report(device, at, &r, Some(raw)).unwrap(),
                             PutOutcome::Stored
                         );
                         let mut out = std::io::stdout().lock();
@@ -1199,7 +1723,7 @@ mod tests {
                             // 200 devices, ~80 reports each.
                             let device = Uuid::from_u128(((t * per_thread + i) % 200) as u128);
                             let at = t0() + ChronoDuration::seconds((t * per_thread + i) as i64);
-                            store.put_report(device, at, &big_report(at)).unwrap();
+                            store.put_report(device, at, &big_report(at), None).unwrap();
                         }
                     })
                 })

@@ -1,0 +1,324 @@
+//! The risk API: ranking, per-device assessment, estate summary, budget plan, catalog, and the
+//! exceptions register. All admin-token routes; assessments are computed from the stored reports
+//! on each request (see `crate::estate`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Admin, ApiError, AppState, blocking, parse_id};
+use crate::catalog::CatalogInfo;
+use crate::estate::{self, RankFilter, RankRow};
+use crate::plan::{self, Budget, Money};
+use crate::risk::{Assessment, ExceptionInfo};
+use crate::store::{ExceptionRecord, Store};
+
+const DEFAULT_PER_PAGE: usize = 50;
+const MAX_PER_PAGE: usize = 1000;
+const MAX_PLAN_YEARS: usize = 10;
+
+/// Exceptions by device, as the engine takes them.
+pub fn exception_map(store: &dyn Store) -> Result<HashMap<Uuid, ExceptionInfo>, ApiError> {
+    Ok(store
+        .exceptions()?
+        .into_iter()
+        .map(|e| (e.device_id, e.info()))
+        .collect())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RankingQuery {
+    site: Option<String>,
+    remedy: Option<String>,
+    os: Option<String>,
+    page: Option<usize>,
+    per_page: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RankingPage {
+    pub catalog: CatalogInfo,
+    /// Devices matching the filters.
+    pub total: usize,
+    pub page: usize,
+    pub per_page: usize,
+    pub rows: Vec<RankRow>,
+}
+
+pub async fn rankings(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<RankingQuery>,
+) -> Result<Json<RankingPage>, ApiError> {
+    let per_page = q
+        .per_page
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    let page = q.page.unwrap_or(1).max(1);
+    let filter = RankFilter {
+        site: q.site,
+        remedy: q.remedy,
+        os: q.os,
+    };
+    let page_data = blocking(move || {
+        let exceptions = exception_map(state.store.as_ref())?;
+        let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
+        let rows = estate::ranking(&all, &filter);
+        let total = rows.len();
+        Ok(RankingPage {
+            catalog: state.risk.catalog.info(),
+            total,
+            page,
+            per_page,
+            rows: rows
+                .into_iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .collect(),
+        })
+    })
+    .await?;
+    Ok(Json(page_data))
+}
+
+pub async fn assessment(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<Assessment>, ApiError> {
+    let id = parse_id(&id)?;
+    let assessed = blocking(move || {
+        let exceptions = exception_map(state.store.as_ref())?;
+        Ok(estate::assess_device(
+            state.store.as_ref(),
+            &state.risk,
+            id,
+            exceptions.get(&id),
+            Utc::now(),
+        )?)
+    })
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no device {id} with a report")))?;
+    Ok(Json(assessed.assessment))
+}
+
+pub async fn summary(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<estate::Summary>, ApiError> {
+    let summary = blocking(move || {
+        let exceptions = exception_map(state.store.as_ref())?;
+        let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
+        Ok(estate::summary(&all, &state.risk.catalog))
+    })
+    .await?;
+    Ok(Json(summary))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanQuery {
+    /// Budget per financial year in pounds: one amount (with `years`) or a comma-separated list.
+    budget: Option<String>,
+    years: Option<usize>,
+    /// First financial year by its starting calendar year (2026 = 2026/27); default the current one.
+    first_year: Option<i32>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// The financial year (April to March) that `date` falls in, by its starting year.
+pub fn financial_year(date: NaiveDate) -> i32 {
+    if date.month() >= 4 {
+        date.year()
+    } else {
+        date.year() - 1
+    }
+}
+
+/// Parses "250000" or "250000,200000.50" (pounds) into one amount per year.
+pub fn parse_budget(text: &str, years: Option<usize>) -> Result<Vec<Money>, String> {
+    let amounts = text
+        .split(',')
+        .map(|a| {
+            let a = a.trim().trim_start_matches('£').replace('_', "");
+            let pounds: f64 = a
+                .parse()
+                .map_err(|_| format!("{a:?} is not an amount in pounds"))?;
+            if !(0.0..=1e11).contains(&pounds) {
+                return Err(format!("{a} is out of range"));
+            }
+            Ok(Money::from_pence((pounds * 100.0).round() as i64))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let amounts = match (amounts.as_slice(), years) {
+        ([one], Some(n)) => vec![*one; n],
+        (_, Some(n)) if n != amounts.len() => {
+            return Err(format!(
+                "{} budget amounts given but years = {n}",
+                amounts.len()
+            ));
+        }
+        _ => amounts,
+    };
+    if amounts.is_empty() || amounts.len() > MAX_PLAN_YEARS {
+        return Err(format!(
+            "give between 1 and {MAX_PLAN_YEARS} years of budget"
+        ));
+    }
+    Ok(amounts)
+}
+
+pub async fn plan(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<PlanQuery>,
+) -> Result<Response, ApiError> {
+    let text = q.budget.ok_or_else(|| {
+        ApiError::BadRequest("budget is required, e.g. ?budget=250000&years=3".into())
+    })?;
+    let per_year = parse_budget(&text, q.years).map_err(ApiError::BadRequest)?;
+    let budget = Budget {
+        first_year: q
+            .first_year
+            .unwrap_or_else(|| financial_year(Utc::now().date_naive())),
+        per_year,
+    };
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "format {other:?}: use json or csv"
+            )));
+        }
+    };
+    let result = blocking(move || {
+        let exceptions = exception_map(state.store.as_ref())?;
+        let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
+        estate::plan(&all, &state.risk.unit_costs, &budget)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
+    })
+    .await?;
+    if csv {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"ward-plan.csv\"",
+                ),
+            ],
+            plan::plan_csv(&result),
+        )
+            .into_response());
+    }
+    Ok(Json(result).into_response())
+}
+
+pub async fn catalog(_: Admin, State(state): State<Arc<AppState>>) -> Json<CatalogInfo> {
+    Json(state.risk.catalog.info())
+}
+
+/// What a security lead records for a device that cannot be changed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewException {
+    pub device_id: Uuid,
+    pub reason: String,
+    #[serde(default)]
+    pub controls: Vec<String>,
+    pub owner: String,
+    pub review_date: NaiveDate,
+}
+
+impl NewException {
+    /// Checks and turns the request into a record; also used by the CLI.
+    pub fn into_record(self, today: NaiveDate) -> Result<ExceptionRecord, String> {
+        let text_ok = |name: &str, v: &str| {
+            if v.trim().is_empty() {
+                Err(format!("{name} must not be empty"))
+            } else if v.len() > 1024 {
+                Err(format!("{name} is longer than 1024 bytes"))
+            } else {
+                Ok(())
+            }
+        };
+        text_ok("reason", &self.reason)?;
+        text_ok("owner", &self.owner)?;
+        if self.controls.len() > 32 {
+            return Err("at most 32 controls".into());
+        }
+        for c in &self.controls {
+            text_ok("a control", c)?;
+        }
+        if self.review_date <= today {
+            return Err(format!(
+                "review_date {} must be in the future",
+                self.review_date
+            ));
+        }
+        Ok(ExceptionRecord {
+            device_id: self.device_id,
+            reason: self.reason.trim().to_owned(),
+            controls: self.controls.iter().map(|c| c.trim().to_owned()).collect(),
+            owner: self.owner.trim().to_owned(),
+            review_date: self.review_date,
+            recorded_at: Utc::now(),
+        })
+    }
+}
+
+pub async fn add_exception(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Body,
+) -> Result<Json<ExceptionRecord>, ApiError> {
+    let bytes = super::ingest::read_body(body, 64 * 1024).await?;
+    let new: NewException = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("exception is not valid: {e}")))?;
+    let record = new
+        .into_record(Utc::now().date_naive())
+        .map_err(ApiError::Invalid)?;
+    let stored = record.clone();
+    blocking(move || {
+        if state.store.device(stored.device_id)?.is_none() {
+            return Err(ApiError::NotFound(format!(
+                "no device {}",
+                stored.device_id
+            )));
+        }
+        Ok(state.store.put_exception(&stored)?)
+    })
+    .await?;
+    tracing::info!(device = %record.device_id, owner = %record.owner, review = %record.review_date, "exception recorded");
+    Ok(Json(record))
+}
+
+pub async fn list_exceptions(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Vec<ExceptionRecord>>, ApiError> {
+    Ok(Json(blocking(move || Ok(state.store.exceptions()?)).await?))
+}
+
+pub async fn delete_exception(
+    _: Admin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = parse_id(&id)?;
+    if !blocking(move || Ok(state.store.delete_exception(id)?)).await? {
+        return Err(ApiError::NotFound(format!("no exception for device {id}")));
+    }
+    tracing::info!(device = %id, "exception removed");
+    Ok(Json(
+        serde_json::json!({ "device_id": id, "removed": true }),
+    ))
+}

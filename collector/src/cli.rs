@@ -1,0 +1,438 @@
+//! The operator commands that read or change the estate: `rank`, `plan`, `exception`,
+//! `catalog`. Each works whether the server is running or not: when the store can be opened it
+//! is used directly; when a running `serve` holds it, the command goes through that server's API
+//! (its address from the config, the CA and admin token from the data directory).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::api::risk::{NewException, financial_year, parse_budget};
+use crate::config::Config;
+use crate::estate::{self, RankFilter, RiskContext};
+use crate::init::{ADMIN_TOKEN_FILE, CA_FILE};
+use crate::plan::Budget;
+use crate::server::STORE_DIR;
+use crate::store::Store;
+use crate::store::sled_store::SledStore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// Where the estate is read from.
+pub enum Backend {
+    Local {
+        store: Arc<dyn Store>,
+        risk: Box<RiskContext>,
+    },
+    Remote {
+        client: reqwest::Client,
+        base: String,
+        token: String,
+    },
+}
+
+impl Backend {
+    pub fn open(data: &Path) -> anyhow::Result<Self> {
+        let config = Config::load(data)?;
+        match SledStore::open(&data.join(STORE_DIR), config.retention()) {
+            Ok(store) => Ok(Backend::Local {
+                store: Arc::new(store),
+                risk: Box::new(RiskContext {
+                    catalog: estate::load_catalog(data)?,
+                    weights: config.weights.clone(),
+                    unit_costs: config.costs.clone(),
+                }),
+            }),
+            Err(e) if e.to_string().contains("lock") => {
+                let mut addr = config.listen;
+                if addr.ip().is_unspecified() {
+                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                }
+                let ca = std::fs::read(data.join(CA_FILE))
+                    .context("reading the CA to reach the running server")?;
+                let token = crate::secrets::read_secret(&data.join(ADMIN_TOKEN_FILE))?;
+                let client = reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .tls_built_in_root_certs(false)
+                    .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
+                    .build()?;
+                eprintln!("(the store is in use by a running server; asking it at https://{addr})");
+                Ok(Backend::Remote {
+                    client,
+                    base: format!("https://{addr}"),
+                    token,
+                })
+            }
+            Err(e) => Err(e).context(format!("cannot open the store in {}", data.display())),
+        }
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let Backend::Remote {
+            client,
+            base,
+            token,
+        } = self
+        else {
+            bail!("not remote");
+        };
+        let response = client
+            .get(format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        checked(response).await
+    }
+
+    fn local(&self) -> Option<(&dyn Store, &RiskContext)> {
+        match self {
+            Backend::Local { store, risk } => Some((store.as_ref(), risk)),
+            Backend::Remote { .. } => None,
+        }
+    }
+}
+
+async fn checked(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    bail!(
+        "the server answered {status}: {}",
+        body["detail"].as_str().unwrap_or("no detail")
+    )
+}
+
+fn exceptions(
+    store: &dyn Store,
+) -> anyhow::Result<HashMap<uuid::Uuid, crate::risk::ExceptionInfo>> {
+    crate::api::risk::exception_map(store).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `ward-collector rank`: the ranking, most urgent first.
+pub async fn rank(
+    data: &Path,
+    filter: RankFilter,
+    limit: usize,
+    format: Format,
+) -> anyhow::Result<String> {
+    let backend = Backend::open(data)?;
+    let rows: Vec<Value> = if let Some((store, risk)) = backend.local() {
+        let all = estate::assess_all(store, risk, &exceptions(store)?, Utc::now())?;
+        estate::ranking(&all, &filter)
+            .into_iter()
+            .take(limit)
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?
+    } else {
+        let mut query = format!("/api/v1/rankings?per_page={}", limit.clamp(1, 1000));
+        for (k, v) in [
+            ("site", &filter.site),
+            ("remedy", &filter.remedy),
+            ("os", &filter.os),
+        ] {
+            if let Some(v) = v {
+                let _ = write!(query, "&{k}={}", v.replace(['&', '=', ' '], "_"));
+            }
+        }
+        let page: Value = backend.get(&query).await?.json().await?;
+        page["rows"].as_array().cloned().unwrap_or_default()
+    };
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record([
+                "rank",
+                "score",
+                "remedy",
+                "device_id",
+                "hostname",
+                "os",
+                "site",
+                "wannacry_exposed",
+                "reason",
+            ])?;
+            for r in &rows {
+                w.write_record(
+                    [
+                        "rank",
+                        "score",
+                        "remedy",
+                        "device_id",
+                        "hostname",
+                        "os",
+                        "site",
+                        "wannacry_exposed",
+                        "reason",
+                    ]
+                    .map(|k| text(&r[k])),
+                )?;
+            }
+            String::from_utf8(w.into_inner()?)?
+        }
+        Format::Table => {
+            let mut out = format!(
+                "{:>4}  {:>5}  {:<16}  {:<20}  {:<28}  {}\n",
+                "rank", "score", "remedy", "host", "OS", "why"
+            );
+            for r in &rows {
+                let _ = writeln!(
+                    out,
+                    "{:>4}  {:>5}  {:<16}  {:<20.20}  {:<28.28}  {}",
+                    text(&r["rank"]),
+                    text(&r["score"]),
+                    text(&r["remedy"]),
+                    text(&r["hostname"]),
+                    text(&r["os"]),
+                    text(&r["reason"]),
+                );
+            }
+            if rows.is_empty() {
+                out.push_str("(no devices)\n");
+            }
+            out
+        }
+    })
+}
+
+/// `ward-collector plan`: the phased plan for a budget.
+pub async fn plan(
+    data: &Path,
+    budget: &str,
+    years: Option<usize>,
+    first_year: Option<i32>,
+    format: Format,
+) -> anyhow::Result<String> {
+    let per_year = parse_budget(budget, years).map_err(|e| anyhow::anyhow!(e))?;
+    let first_year = first_year.unwrap_or_else(|| financial_year(Utc::now().date_naive()));
+    let backend = Backend::open(data)?;
+    let plan: crate::plan::Plan = if let Some((store, risk)) = backend.local() {
+        let all = estate::assess_all(store, risk, &exceptions(store)?, Utc::now())?;
+        estate::plan(
+            &all,
+            &risk.unit_costs,
+            &Budget {
+                first_year,
+                per_year,
+            },
+        )?
+    } else {
+        let amounts: Vec<String> = per_year.iter().map(|m| m.pounds_decimal()).collect();
+        let path = format!(
+            "/api/v1/plan?budget={}&first_year={first_year}",
+            amounts.join(",")
+        );
+        backend.get(&path).await?.json().await?
+    };
+    Ok(match format {
+        Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
+        Format::Csv => crate::plan::plan_csv(&plan),
+        Format::Table => {
+            let mut out = String::new();
+            for y in &plan.years {
+                let _ = writeln!(
+                    out,
+                    "{}  budget {}  spent {}  risk {} -> {}  ({} actions)",
+                    y.label,
+                    y.budget,
+                    y.spent,
+                    y.risk_before,
+                    y.risk_after,
+                    y.actions.len()
+                );
+                for a in &y.actions {
+                    let _ = writeln!(
+                        out,
+                        "    {:<24.24} {:<28} {:>12}  -{} risk",
+                        a.label,
+                        a.kind.to_string(),
+                        a.cost.to_string(),
+                        a.risk_removed
+                    );
+                }
+            }
+            for e in &plan.esu {
+                let _ = writeln!(out, "ESU   {:<24.24} {}: {}", e.label, e.cost, e.reason);
+            }
+            if !plan.unfunded.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "{} device(s) keep residual risk after the plan",
+                    plan.unfunded.len()
+                );
+            }
+            let _ = writeln!(out, "\n{}", plan.method);
+            out
+        }
+    })
+}
+
+/// `ward-collector exception add`.
+pub async fn exception_add(data: &Path, new: NewException) -> anyhow::Result<String> {
+    let backend = Backend::open(data)?;
+    if let Some((store, _)) = backend.local() {
+        let record = new
+            .into_record(Utc::now().date_naive())
+            .map_err(|e| anyhow::anyhow!(e))?;
+        if store.device(record.device_id)?.is_none() {
+            bail!("no device {}", record.device_id);
+        }
+        // The store's writes wait for its committer thread: not on an async worker.
+        tokio::task::block_in_place(|| store.put_exception(&record))?;
+        return Ok(format!(
+            "exception recorded for {} until {}\n",
+            record.device_id, record.review_date
+        ));
+    }
+    let Backend::Remote {
+        client,
+        base,
+        token,
+    } = &backend
+    else {
+        bail!("unreachable");
+    };
+    let body = serde_json::json!({
+        "device_id": new.device_id, "reason": new.reason, "controls": new.controls,
+        "owner": new.owner, "review_date": new.review_date,
+    });
+    checked(
+        client
+            .post(format!("{base}/api/v1/exceptions"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?,
+    )
+    .await?;
+    Ok(format!(
+        "exception recorded for {} until {}\n",
+        new.device_id, new.review_date
+    ))
+}
+
+/// `ward-collector exception list`.
+pub async fn exception_list(data: &Path) -> anyhow::Result<String> {
+    let backend = Backend::open(data)?;
+    let list: Vec<Value> = if let Some((store, _)) = backend.local() {
+        store
+            .exceptions()?
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()?
+    } else {
+        backend.get("/api/v1/exceptions").await?.json().await?
+    };
+    let today = Utc::now().date_naive().to_string();
+    let mut out = String::new();
+    for e in &list {
+        let review = text(&e["review_date"]);
+        let state = if review.as_str() < today.as_str() {
+            "EXPIRED"
+        } else {
+            "active"
+        };
+        let _ = writeln!(
+            out,
+            "{}  {state:<7} review {review}  owner {}  {}",
+            text(&e["device_id"]),
+            text(&e["owner"]),
+            text(&e["reason"])
+        );
+    }
+    if list.is_empty() {
+        out.push_str("(no exceptions)\n");
+    }
+    Ok(out)
+}
+
+/// `ward-collector exception remove`.
+pub async fn exception_remove(data: &Path, device: uuid::Uuid) -> anyhow::Result<String> {
+    let backend = Backend::open(data)?;
+    if let Some((store, _)) = backend.local() {
+        if !tokio::task::block_in_place(|| store.delete_exception(device))? {
+            bail!("no exception for device {device}");
+        }
+    } else if let Backend::Remote {
+        client,
+        base,
+        token,
+    } = &backend
+    {
+        checked(
+            client
+                .delete(format!("{base}/api/v1/exceptions/{device}"))
+                .bearer_auth(token)
+                .send()
+                .await?,
+        )
+        .await?;
+    }
+    Ok(format!("exception for {device} removed\n"))
+}
+
+/// `ward-collector catalog import`: validates a catalog file and installs it for the next start.
+pub fn catalog_import(data: &Path, file: &Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let catalog = crate::catalog::Catalog::from_json(&text)
+        .with_context(|| format!("{} is not a valid catalog", file.display()))?;
+    let current = estate::load_catalog(data)?;
+    if catalog.version < current.version {
+        bail!(
+            "{} is catalog version {} ({}); the one in use is newer: version {} ({})",
+            file.display(),
+            catalog.version,
+            catalog.date,
+            current.version,
+            current.date
+        );
+    }
+    let target = data.join(estate::CATALOG_FILE);
+    let tmp = target.with_extension("json.tmp");
+    std::fs::write(&tmp, text.as_bytes())?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &target)?;
+    Ok(format!(
+        "catalog version {} of {} installed in {}; restart the server to use it\n",
+        catalog.version,
+        catalog.date,
+        target.display()
+    ))
+}
+
+/// `ward-collector catalog show`.
+pub fn catalog_show(data: &Path) -> anyhow::Result<String> {
+    let catalog = estate::load_catalog(data)?;
+    let builtin = crate::catalog::Catalog::builtin()?;
+    Ok(format!(
+        "catalog in use: version {} of {} ({})\n",
+        catalog.version,
+        catalog.date,
+        if catalog.version == builtin.version && !data.join(estate::CATALOG_FILE).exists() {
+            "built in"
+        } else {
+            "imported"
+        }
+    ))
+}
