@@ -128,6 +128,19 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The ranking's CSV columns, named as in the JSON rows.
+const RANK_COLUMNS: [&str; 9] = [
+    "rank",
+    "score",
+    "remedy",
+    "device_id",
+    "hostname",
+    "os",
+    "site",
+    "wannacry_exposed",
+    "reason",
+];
+
 /// `ward-collector rank`: the ranking, most urgent first.
 pub async fn rank(
     data: &Path,
@@ -161,32 +174,9 @@ pub async fn rank(
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record([
-                "rank",
-                "score",
-                "remedy",
-                "device_id",
-                "hostname",
-                "os",
-                "site",
-                "wannacry_exposed",
-                "reason",
-            ])?;
+            w.write_record(RANK_COLUMNS)?;
             for r in &rows {
-                w.write_record(
-                    [
-                        "rank",
-                        "score",
-                        "remedy",
-                        "device_id",
-                        "hostname",
-                        "os",
-                        "site",
-                        "wannacry_exposed",
-                        "reason",
-                    ]
-                    .map(|k| text(&r[k])),
-                )?;
+                w.write_record(RANK_COLUMNS.map(|k| text(&r[k])))?;
             }
             String::from_utf8(w.into_inner()?)?
         }
