@@ -16,7 +16,7 @@ use crate::plan::{self, Budget, FormFactor, PlanDevice, RemedyKind, RemedyOption
 use crate::risk::{
     self, Assessment, DeviceFacts, ExceptionInfo, LifecycleState, RemedyClass, Weights,
 };
-use crate::store::{Store, StoreError};
+use crate::store::{DeviceSummary, Store, StoreError};
 
 /// What assessing needs besides the store.
 pub struct RiskContext {
@@ -40,16 +40,31 @@ pub fn assess_device(
     exception: Option<&ExceptionInfo>,
     now: DateTime<Utc>,
 ) -> Result<Option<Assessed>, StoreError> {
-    let Some(summary) = store.device(id)? else {
+    match store.device(id)? {
+        Some(summary) => assess_summary(store, ctx, &summary, exception, now),
+        None => Ok(None),
+    }
+}
+
+/// Assesses the device a summary describes, from its latest report.
+fn assess_summary(
+    store: &dyn Store,
+    ctx: &RiskContext,
+    summary: &DeviceSummary,
+    exception: Option<&ExceptionInfo>,
+    now: DateTime<Utc>,
+) -> Result<Option<Assessed>, StoreError> {
+    let Some(latest) = store.history(summary.id, 1)?.into_iter().next() else {
         return Ok(None);
     };
-    let Some(latest) = store.history(id, 1)?.into_iter().next() else {
-        return Ok(None);
-    };
-    let facts = DeviceFacts::new(id.to_string(), latest.report.clone(), summary.last_seen);
+    let facts = DeviceFacts::new(
+        summary.id.to_string(),
+        latest.report.clone(),
+        summary.last_seen,
+    );
     let assessment = risk::assess(&facts, &ctx.catalog, now, &ctx.weights, exception);
     Ok(Some(Assessed {
-        id,
+        id: summary.id,
         report: latest.report,
         assessment,
     }))
@@ -64,7 +79,7 @@ pub fn assess_all(
 ) -> Result<Vec<Assessed>, StoreError> {
     let mut all = Vec::new();
     for device in store.devices()? {
-        if let Some(a) = assess_device(store, ctx, device.id, exceptions.get(&device.id), now)? {
+        if let Some(a) = assess_summary(store, ctx, &device, exceptions.get(&device.id), now)? {
             all.push(a);
         }
     }
@@ -84,10 +99,7 @@ pub struct RankFilter {
 
 impl RankFilter {
     pub fn matches(&self, a: &Assessment) -> bool {
-        let remedy = serde_json::to_value(a.remedy.class)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let remedy = key(&a.remedy.class);
         self.site
             .as_ref()
             .is_none_or(|s| a.site.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(s)))
@@ -161,7 +173,8 @@ pub struct Summary {
     pub by_remedy: BTreeMap<String, usize>,
 }
 
-fn key<T: Serialize>(value: &T) -> String {
+/// An enum's name as it appears in the JSON (`replace_hardware`, `end_of_support`...).
+pub fn key<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -253,10 +253,7 @@ pub fn summary(r: &Report) -> String {
 /// The risk engine's verdict on the machine, in the words of docs/risk-model.md.
 pub fn assessment(a: &crate::risk::Assessment) -> String {
     let mut s = String::new();
-    let remedy = serde_json::to_value(a.remedy.class)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let remedy = crate::estate::key(&a.remedy.class);
     let _ = writeln!(s, "\nAssessment (catalog version {}):", a.catalog_version);
     let _ = writeln!(
         s,
@@ -272,10 +269,7 @@ pub fn assessment(a: &crate::risk::Assessment) -> String {
         let _ = writeln!(s, "  [{:>3}] {}", f.points, f.sentence);
     }
     if let Some(r) = &a.readiness {
-        let verdict = serde_json::to_value(r.verdict)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let verdict = crate::estate::key(&r.verdict);
         let _ = writeln!(s, "  Windows 11 readiness: {}", verdict.replace('_', " "));
     }
     s
