@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod estate;
+pub mod import;
 pub mod init;
 pub mod plan;
 pub mod quickstart;
