@@ -1,6 +1,7 @@
 //! ward-collector: receives agent reports over TLS, stores device state and history.
 
 pub mod api;
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -106,6 +106,27 @@ enum Command {
         #[command(subcommand)]
         action: CatalogCommand,
     },
+    /// Write a backup of the data directory (files and a consistent copy of the store) to a new
+    /// file; works while the server runs.
+    Backup {
+        #[arg(long)]
+        data: PathBuf,
+        /// The backup file to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// The running server's URL (default: from the config's `listen`).
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Restore a backup into an empty (or new) data directory.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data directory to create; must be empty or missing.
+        #[arg(long)]
+        data: PathBuf,
+    },
     /// Try Ward on this machine: create ./ward-data, start the collector on loopback, enroll and
     /// run this machine's agent once, print what it found, keep serving until Ctrl-C.
     Quickstart {
@@ -266,6 +287,17 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 CatalogCommand::Show { data } => cli::catalog_show(&data)?,
             };
             print!("{out}");
+            Ok(())
+        }
+        Command::Backup { data, out, server } => {
+            print!(
+                "{}",
+                ward_collector::backup::backup(&data, &out, server.as_deref()).await?
+            );
+            Ok(())
+        }
+        Command::Restore { from, data } => {
+            print!("{}", ward_collector::backup::restore(&from, &data)?);
             Ok(())
         }
         Command::Quickstart {

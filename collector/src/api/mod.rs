@@ -3,6 +3,7 @@
 
 mod error;
 pub mod ingest;
+pub mod ops;
 mod ratelimit;
 pub mod risk;
 
@@ -67,6 +68,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
+        .route("/api/v1/admin/backup", post(ops::backup))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

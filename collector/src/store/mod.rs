@@ -9,6 +9,7 @@
 //! Architecture invariant: a report id is stored at most once; putting it again returns
 //! [`PutOutcome::Duplicate`] and changes nothing.
 
+pub mod backup;
 mod common;
 #[cfg(test)]
 mod contract;
@@ -206,4 +207,22 @@ pub trait Store: Send + Sync + 'static {
     fn exceptions(&self) -> Result<Vec<ExceptionRecord>, StoreError>;
     /// Removes a device's exception; durable on return. `Ok(false)` if there was none.
     fn delete_exception(&self, device_id: Uuid) -> Result<bool, StoreError>;
+
+    /// Writes a consistent snapshot of the whole store (every tree, every key) to `sink`:
+    /// everything acknowledged before the call is in it. See [`backup`] for the format. Blocks:
+    /// not for async threads. The default says this store cannot be backed up.
+    fn backup(&self, sink: &mut dyn backup::BackupSink) -> Result<BackupStats, StoreError> {
+        let _ = sink;
+        Err(StoreError::Format(
+            "this store keeps nothing on disk; there is nothing to back up".to_owned(),
+        ))
+    }
+}
+
+/// What [`Store::backup`] copied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupStats {
+    pub trees: u64,
+    pub pairs: u64,
+    pub bytes: u64,
 }

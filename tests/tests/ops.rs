@@ -1,0 +1,225 @@
+//! Operations, end to end with the real binaries: backup under load and restore, SIGTERM,
+//! certificate rotation, `config check`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ward_shared::{AgentInfo, Report};
+use ward_tests::{Collector, agent_identity, bin, enroll, init_collector, stderr};
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn report(agent_id: &str) -> Report {
+    let mut r = Report::new(
+        AgentInfo {
+            id: Some(agent_id.parse().unwrap()),
+            name: "ward-agent".into(),
+            version: "0.1.0".into(),
+        },
+        chrono::Utc::now(),
+    );
+    r.host.hostname = Some("ops-host".into());
+    r.os.name = Some("Debian GNU/Linux 12".into());
+    r
+}
+
+fn collector_cli(args: &[&str]) -> Output {
+    Command::new(bin("ward-collector"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A collector whose config names its port, so the CLI finds the running server.
+fn started_on_known_port(data: &Path) -> Collector {
+    init_collector(data, None).unwrap();
+    let port = free_port();
+    std::fs::write(
+        data.join("ward-collector.toml"),
+        format!("listen = \"127.0.0.1:{port}\"\nenroll_per_minute = 1000\n"),
+    )
+    .unwrap();
+    Collector::start(data, port).unwrap()
+}
+
+/// Agents report without pause while `ward-collector backup` runs against the live server.
+/// Restored into an empty directory, the copy holds every report acknowledged before the
+/// backup started, and nothing that was never acknowledged.
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_under_load_restores_every_acknowledged_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c = started_on_known_port(&data);
+    let mut agents = Vec::new();
+    for i in 0..6 {
+        let state = dir.path().join(format!("agent-{i}"));
+        assert!(enroll(&c, &state).status.success());
+        agents.push(agent_identity(&state));
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = c.client();
+    let url = format!("{}/api/v1/reports", c.url);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (agent_id, key) in agents.clone() {
+        let (client, url, stop) = (client.clone(), url.clone(), stop.clone());
+        tasks.spawn(async move {
+            let mut acked = Vec::new();
+            let mut sent = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let r = report(&agent_id);
+                sent.push(r.report_id.to_string());
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("Content-Encoding", "gzip")
+                    .body(gzip(&serde_json::to_vec(&r).unwrap()))
+                    .send()
+                    .await;
+                if response.is_ok_and(|r| r.status().is_success()) {
+                    acked.push((r.report_id.to_string(), Instant::now()));
+                }
+            }
+            (agent_id, acked, sent)
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let backup_file = dir.path().join("ward.backup");
+    let started = Instant::now();
+    let (d, f) = (
+        data.to_string_lossy().into_owned(),
+        backup_file.to_string_lossy().into_owned(),
+    );
+    let out =
+        tokio::task::spawn_blocking(move || collector_cli(&["backup", "--data", &d, "--out", &f]))
+            .await
+            .unwrap();
+    assert!(out.status.success(), "backup failed: {}", stderr(&out));
+    assert!(
+        stderr(&out).contains("running server"),
+        "the backup should go through the running server: {}",
+        stderr(&out)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut results = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        results.push(result.unwrap());
+    }
+    assert_eq!(c.stop().unwrap().code(), Some(0));
+
+    // A second backup to the same name is refused; the first is untouched.
+    let before = std::fs::read(&backup_file).unwrap();
+    let again = collector_cli(&[
+        "backup",
+        "--data",
+        &data.to_string_lossy(),
+        "--out",
+        &backup_file.to_string_lossy(),
+    ]);
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read(&backup_file).unwrap(), before);
+
+    // Restore into a non-empty directory: refused, nothing changed.
+    let busy = dir.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("keep"), b"mine").unwrap();
+    let refused = collector_cli(&[
+        "restore",
+        "--from",
+        &backup_file.to_string_lossy(),
+        "--data",
+        &busy.to_string_lossy(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("not empty"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(std::fs::read_dir(&busy).unwrap().count(), 1);
+
+    // Restore into a new directory and serve it.
+    let restored = dir.path().join("restored");
+    let out = collector_cli(&[
+        "restore",
+        "--from",
+        &backup_file.to_string_lossy(),
+        "--data",
+        &restored.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "restore failed: {}", stderr(&out));
+    let c = Collector::start(&restored, 0).unwrap();
+    let mut before_backup = 0;
+    for (agent_id, acked, sent) in &results {
+        let stored = c.history_ids(agent_id).await.unwrap();
+        for (id, at) in acked {
+            if *at < started {
+                before_backup += 1;
+                assert!(
+                    stored.contains(id),
+                    "report {id} acknowledged before the backup is missing"
+                );
+            }
+        }
+        for id in &stored {
+            assert!(sent.contains(id), "restored report {id} was never sent");
+        }
+    }
+    assert!(
+        before_backup > 0,
+        "no report was acknowledged before the backup"
+    );
+    assert_eq!(c.stop().unwrap().code(), Some(0));
+}
+
+/// A damaged backup file is refused before anything is written.
+#[test]
+fn damaged_backup_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_collector(&data, None).unwrap();
+    let file = dir.path().join("b");
+    let out = collector_cli(&[
+        "backup",
+        "--data",
+        &data.to_string_lossy(),
+        "--out",
+        &file.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("running server"));
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(bytes.len() - 20);
+    let cut = dir.path().join("cut");
+    std::fs::write(&cut, bytes).unwrap();
+    let target = dir.path().join("target");
+    let out = collector_cli(&[
+        "restore",
+        "--from",
+        &cut.to_string_lossy(),
+        "--data",
+        &target.to_string_lossy(),
+    ]);
+    assert!(!out.status.success());
+    assert!(!target.exists(), "a refused restore must write nothing");
+}
