@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use crate::api::risk::{NewException, financial_year, parse_budget};
 use crate::config::Config;
-use crate::estate::{self, RankFilter, RiskContext};
+use crate::estate::{self, RankFilter, RankRow, RiskContext};
+use crate::export::{self, ExportOptions};
 use crate::init::{ADMIN_TOKEN_FILE, CA_FILE};
 use crate::plan::Budget;
 use crate::server::STORE_DIR;
@@ -128,18 +129,15 @@ fn text(v: &Value) -> String {
     }
 }
 
-/// The ranking's CSV columns, named as in the JSON rows.
-const RANK_COLUMNS: [&str; 9] = [
-    "rank",
-    "score",
-    "remedy",
-    "device_id",
-    "hostname",
-    "os",
-    "site",
-    "wannacry_exposed",
-    "reason",
-];
+/// What the operator's exports show: everything (whoever can read the data directory is admin).
+const OPERATOR_EXPORT: ExportOptions = ExportOptions {
+    include_network_details: true,
+    csv_bom: false,
+};
+
+fn csv_text(table: &export::Table) -> anyhow::Result<String> {
+    Ok(String::from_utf8(export::csv(table, &OPERATOR_EXPORT)?)?)
+}
 
 /// `ward-collector rank`: the ranking, most urgent first.
 pub async fn rank(
@@ -149,13 +147,12 @@ pub async fn rank(
     format: Format,
 ) -> anyhow::Result<String> {
     let backend = Backend::open(data)?;
-    let rows: Vec<Value> = if let Some((store, risk)) = backend.local() {
+    let rows: Vec<RankRow> = if let Some((store, risk)) = backend.local() {
         let all = estate::assess_all(store, risk, &exceptions(store)?, Utc::now())?;
         estate::ranking(&all, &filter)
             .into_iter()
             .take(limit)
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()?
+            .collect()
     } else {
         let mut query = format!("/api/v1/rankings?per_page={}", limit.clamp(1, 1000));
         for (k, v) in [
@@ -168,18 +165,12 @@ pub async fn rank(
             }
         }
         let page: Value = backend.get(&query).await?.json().await?;
-        page["rows"].as_array().cloned().unwrap_or_default()
+        serde_json::from_value(page["rows"].clone())
+            .context("the server's ranking rows are not in the expected form")?
     };
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(&rows)? + "\n",
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(RANK_COLUMNS)?;
-            for r in &rows {
-                w.write_record(RANK_COLUMNS.map(|k| text(&r[k])))?;
-            }
-            String::from_utf8(w.into_inner()?)?
-        }
+        Format::Csv => csv_text(&export::ranking::table(&rows, &OPERATOR_EXPORT))?,
         Format::Table => {
             let mut out = format!(
                 "{:>4}  {:>5}  {:<16}  {:<20}  {:<28}  {}\n",
@@ -189,12 +180,12 @@ pub async fn rank(
                 let _ = writeln!(
                     out,
                     "{:>4}  {:>5}  {:<16}  {:<20.20}  {:<28.28}  {}",
-                    text(&r["rank"]),
-                    text(&r["score"]),
-                    text(&r["remedy"]),
-                    text(&r["hostname"]),
-                    text(&r["os"]),
-                    text(&r["reason"]),
+                    r.rank,
+                    r.score,
+                    estate::key(&r.remedy),
+                    r.hostname.as_deref().unwrap_or("-"),
+                    r.os.as_deref().unwrap_or("-"),
+                    r.reason,
                 );
             }
             if rows.is_empty() {
@@ -236,7 +227,7 @@ pub async fn plan(
     };
     Ok(match format {
         Format::Json => serde_json::to_string_pretty(&plan)? + "\n",
-        Format::Csv => crate::plan::plan_csv(&plan),
+        Format::Csv => csv_text(&export::plan::csv_table(&plan, &OPERATOR_EXPORT))?,
         Format::Table => {
             let mut out = String::new();
             for y in &plan.years {

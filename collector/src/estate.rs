@@ -115,7 +115,7 @@ impl RankFilter {
 }
 
 /// One line of the ranking.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct RankRow {
     pub rank: usize,
     pub device_id: Uuid,

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod estate;
+pub mod export;
 pub mod import;
 pub mod init;
 pub mod plan;

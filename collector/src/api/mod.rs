@@ -2,6 +2,7 @@
 //! `tower::ServiceExt::oneshot`, without a socket.
 
 mod error;
+pub mod export;
 pub mod ingest;
 pub mod ops;
 mod ratelimit;
@@ -58,6 +59,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/summary", get(risk::summary))
         .route("/api/v1/plan", get(risk::plan))
         .route("/api/v1/catalog", get(risk::catalog))
+        .route("/api/v1/export/{file}", get(export::download))
         .route(
             "/api/v1/exceptions",
             get(risk::list_exceptions).post(risk::add_exception),
@@ -376,6 +378,8 @@ async fn revoke_agent(
     Ok(Json(serde_json::json!({ "agent_id": id, "revoked": true })))
 }
 
+#[cfg(test)]
+mod export_tests;
 #[cfg(test)]
 mod risk_tests;
 #[cfg(test)]

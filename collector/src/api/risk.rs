@@ -13,10 +13,12 @@ use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::export::CostQuery;
 use super::{Admin, ApiError, AppState, blocking, parse_id};
 use crate::catalog::CatalogInfo;
 use crate::estate::{self, RankFilter, RankRow};
-use crate::plan::{self, Budget, Money};
+use crate::export::ExportOptions;
+use crate::plan::{Budget, Money};
 use crate::risk::{Assessment, ExceptionInfo};
 use crate::store::{ExceptionRecord, Store};
 
@@ -142,20 +144,41 @@ pub fn financial_year(date: NaiveDate) -> i32 {
     }
 }
 
+/// Parses one amount in pounds: "250000", "£1_200.50".
+pub fn parse_pounds(text: &str) -> Result<Money, String> {
+    let a = text.trim().trim_start_matches('£').replace('_', "");
+    let pounds: f64 = a
+        .parse()
+        .map_err(|_| format!("{a:?} is not an amount in pounds"))?;
+    if !(0.0..=1e11).contains(&pounds) {
+        return Err(format!("{a} is out of range"));
+    }
+    Ok(Money::from_pence((pounds * 100.0).round() as i64))
+}
+
+/// The budget from the plan's query parameters (`budget`, `years`, `first_year`); the first year
+/// defaults to the financial year `today` is in.
+pub fn plan_budget(
+    budget: Option<&str>,
+    years: Option<usize>,
+    first_year: Option<i32>,
+    today: NaiveDate,
+) -> Result<Budget, ApiError> {
+    let text = budget.ok_or_else(|| {
+        ApiError::BadRequest("budget is required, e.g. ?budget=250000&years=3".into())
+    })?;
+    let per_year = parse_budget(text, years).map_err(ApiError::BadRequest)?;
+    Ok(Budget {
+        first_year: first_year.unwrap_or_else(|| financial_year(today)),
+        per_year,
+    })
+}
+
 /// Parses "250000" or "250000,200000.50" (pounds) into one amount per year.
 pub fn parse_budget(text: &str, years: Option<usize>) -> Result<Vec<Money>, String> {
     let amounts = text
         .split(',')
-        .map(|a| {
-            let a = a.trim().trim_start_matches('£').replace('_', "");
-            let pounds: f64 = a
-                .parse()
-                .map_err(|_| format!("{a:?} is not an amount in pounds"))?;
-            if !(0.0..=1e11).contains(&pounds) {
-                return Err(format!("{a} is out of range"));
-            }
-            Ok(Money::from_pence((pounds * 100.0).round() as i64))
-        })
+        .map(parse_pounds)
         .collect::<Result<Vec<_>, _>>()?;
     let amounts = match (amounts.as_slice(), years) {
         ([one], Some(n)) => vec![*one; n],
@@ -179,17 +202,15 @@ pub async fn plan(
     _: Admin,
     State(state): State<Arc<AppState>>,
     Query(q): Query<PlanQuery>,
+    Query(costs): Query<CostQuery>,
 ) -> Result<Response, ApiError> {
-    let text = q.budget.ok_or_else(|| {
-        ApiError::BadRequest("budget is required, e.g. ?budget=250000&years=3".into())
-    })?;
-    let per_year = parse_budget(&text, q.years).map_err(ApiError::BadRequest)?;
-    let budget = Budget {
-        first_year: q
-            .first_year
-            .unwrap_or_else(|| financial_year(Utc::now().date_naive())),
-        per_year,
-    };
+    let budget = plan_budget(
+        q.budget.as_deref(),
+        q.years,
+        q.first_year,
+        Utc::now().date_naive(),
+    )?;
+    let unit_costs = costs.apply(&state.risk.unit_costs)?;
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -202,11 +223,17 @@ pub async fn plan(
     let result = blocking(move || {
         let exceptions = exception_map(state.store.as_ref())?;
         let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
-        estate::plan(&all, &state.risk.unit_costs, &budget)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))
+        estate::plan(&all, &unit_costs, &budget).map_err(|e| ApiError::BadRequest(e.to_string()))
     })
     .await?;
     if csv {
+        let opts = ExportOptions {
+            include_network_details: true,
+            csv_bom: false,
+        };
+        let table = crate::export::plan::csv_table(&result, &opts);
+        let bytes =
+            crate::export::csv(&table, &opts).map_err(|e| ApiError::Internal(e.to_string()))?;
         return Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -215,7 +242,7 @@ pub async fn plan(
                     "attachment; filename=\"ward-plan.csv\"",
                 ),
             ],
-            plan::plan_csv(&result),
+            bytes,
         )
             .into_response());
     }

@@ -41,7 +41,7 @@ fn ubuntu_report(agent_id: uuid::Uuid) -> Report {
     r
 }
 
-async fn estate() -> (Harness, uuid::Uuid, uuid::Uuid) {
+pub(super) async fn estate() -> (Harness, uuid::Uuid, uuid::Uuid) {
     let h = Harness::new_large();
     let win = h.enroll().await;
     let lin = h.enroll().await;

@@ -40,7 +40,6 @@
 //! - Determinism: devices are ordered by id, every tie is broken by id and then option order, and
 //!   nothing depends on hashing or the input order.
 
-mod export;
 mod input;
 mod knapsack;
 mod money;
@@ -51,7 +50,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-pub use export::plan_csv;
 pub use input::{
     Budget, DEFAULT_PENCE_PER_USD, ESU_COMMERCIAL_USD, FormFactor, PlanDevice, Points, RemedyKind,
     RemedyOption, UnitCosts, fy_label,

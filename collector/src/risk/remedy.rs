@@ -7,7 +7,7 @@
 //! 4. patch (MS17-010, SMBv1, months behind, pending security updates, pending restart);
 //! 5. no action.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Finding;
 use super::derive::LifecycleState;
@@ -15,7 +15,7 @@ use super::readiness::{CriterionStatus, Readiness, ReadinessVerdict};
 use super::rules::Context;
 use crate::catalog::OsKind;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RemedyClass {
     ReplaceHardware,

@@ -1,0 +1,44 @@
+//! CSV: UTF-8 (optionally with a byte order mark), one header row of column keys, text cells
+//! protected against formula injection.
+
+use std::borrow::Cow;
+
+use super::{Cell, ExportError, ExportOptions, Table};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+pub(super) fn write(table: &Table, opts: &ExportOptions) -> Result<Vec<u8>, ExportError> {
+    let mut out = Vec::new();
+    if opts.csv_bom {
+        out.extend_from_slice(BOM);
+    }
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(table.columns.iter().map(|c| c.key))?;
+    for row in &table.rows {
+        w.write_record(row.cells.iter().map(|c| cell_text(c).into_owned()))?;
+    }
+    w.flush().map_err(|e| ExportError::Csv(e.into()))?;
+    w.into_inner()
+        .map_err(|e| ExportError::Csv(e.into_error().into()))
+}
+
+fn cell_text(cell: &Cell) -> Cow<'_, str> {
+    match cell {
+        Cell::Empty => Cow::Borrowed(""),
+        Cell::Text(s) => escape_formula(s),
+        Cell::Int(n) => Cow::Owned(n.to_string()),
+        Cell::Money(m) => Cow::Owned(m.pounds_decimal()),
+        Cell::Date(d) => Cow::Owned(d.format("%Y-%m-%d").to_string()),
+        Cell::DateTime(t) => Cow::Owned(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        Cell::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+    }
+}
+
+/// Prefixes `'` to text a spreadsheet would read as a formula (OWASP "CSV injection").
+pub(super) fn escape_formula(text: &str) -> Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
