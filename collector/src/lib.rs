@@ -3,6 +3,7 @@
 pub mod api;
 pub mod backup;
 pub mod catalog;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod estate;
