@@ -5,5 +5,6 @@ pub mod collect;
 pub mod config;
 pub mod enroll;
 pub mod run;
+pub mod service;
 pub mod spool;
 pub mod state;

@@ -9,6 +9,7 @@ use ward_agent::collect::{CollectOptions, collect};
 use ward_agent::config::AgentConfig;
 use ward_agent::enroll::{EnrollArgs, enroll};
 use ward_agent::run::Agent;
+use ward_agent::service::ServiceCommand;
 use ward_agent::state::{CONFIG_FILE, State};
 
 /// Ward inventory agent: reports this machine's OS, patches, hardware and security settings.
@@ -68,6 +69,11 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Manage the Windows service (install, uninstall, start, stop).
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
 }
 
 fn load_config(explicit: Option<&Path>, state: Option<&Path>) -> anyhow::Result<AgentConfig> {
@@ -94,6 +100,10 @@ fn init_logging(format: LogFormat) {
 /// 4 the collector refuses this agent's key (revoked or unknown).
 async fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Service { command } => {
+            tokio::task::spawn_blocking(move || ward_agent::service::command(command)).await??;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Collect { config, pretty } => {
             let config = load_config(config.as_deref(), None)?;
             let options = CollectOptions {
@@ -201,6 +211,20 @@ async fn shutdown_signal() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The service writes its own log file; the service control manager gives it no console.
+    #[cfg(windows)]
+    if let Command::Service {
+        command: ServiceCommand::Run,
+    } = cli.command
+    {
+        return match ward_agent::service::run_as_service() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     init_logging(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

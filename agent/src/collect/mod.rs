@@ -36,7 +36,8 @@
 //! macOS ([`macos`]): `sw_vers`, `sysctl machdep.cpu.brand_string`, `ioreg` (serial, UUID, model),
 //! `fdesetup status`, `socketfilterfw --getglobalstate`. Pending updates are not collected.
 //!
-//! Windows: only what sysinfo gives; the Windows collector is a separate piece of work.
+//! Windows ([`windows`]): registry, WMI, the version resource of `srv.sys` and the Windows Update
+//! Agent through the thin `windows_native` glue; the table of sources is in [`windows`].
 //!
 //! Commands run with `LC_ALL=C` and a timeout (10 s; 60 s for package managers), and are killed
 //! when it passes. The report is finally trimmed to [`Limits::V1`].
@@ -60,6 +61,10 @@ pub mod macos;
 pub mod os_release;
 pub mod samba;
 pub mod sys;
+pub mod windows;
+#[cfg(windows)]
+pub mod windows_native;
+pub mod windows_parse;
 
 use chrono::Utc;
 use ward_shared::{AgentInfo, CollectionError, Limits, Report, Tags};
@@ -98,15 +103,11 @@ pub fn collect(opts: &CollectOptions) -> Report {
     macos::collect(&cmd::SystemCommands, &mut report);
 
     #[cfg(windows)]
-    {
-        report.os.family = ward_shared::OsFamily::Windows;
-        report.os.id = Some("windows".into());
-        report.os.name = sysinfo::System::long_os_version();
-        report.errors.push(CollectionError::new(
-            "os",
-            "Windows collection is not implemented in this build",
-        ));
-    }
+    windows::collect(
+        &windows_native::NativeSource::default(),
+        windows::WUA_TIME_LIMIT,
+        &mut report,
+    );
 
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     report.errors.push(CollectionError::new(
@@ -244,6 +245,20 @@ pub(crate) mod tests {
         let full = root.join(path.trim_start_matches('/'));
         std::fs::create_dir_all(full.parent().expect("parent")).expect("mkdir");
         std::fs::write(full, contents).expect("write");
+    }
+
+    /// `../shared/realdata/SUB` beside the workspace, or `None` (and a "skipped" line) when this
+    /// machine does not have it.
+    pub(crate) fn realdata(sub: &str) -> Option<std::path::PathBuf> {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/realdata")
+            .join(sub);
+        if p.exists() {
+            Some(p)
+        } else {
+            println!("skipped: {} not present", p.display());
+            None
+        }
     }
 
     pub(crate) fn empty_report() -> Report {
