@@ -95,6 +95,11 @@ impl Backend {
         checked(response).await
     }
 
+    /// The store, when this command opened it itself.
+    pub fn store(&self) -> Option<&dyn Store> {
+        self.local().map(|(store, _)| store)
+    }
+
     fn local(&self) -> Option<(&dyn Store, &RiskContext)> {
         match self {
             Backend::Local { store, risk } => Some((store.as_ref(), risk)),
@@ -275,11 +280,11 @@ pub async fn exception_add(data: &Path, new: NewException) -> anyhow::Result<Str
         let record = new
             .into_record(Utc::now().date_naive())
             .map_err(|e| anyhow::anyhow!(e))?;
-        if store.device(record.device_id)?.is_none() {
-            bail!("no device {}", record.device_id);
-        }
         // The store's writes wait for its committer thread: not on an async worker.
-        tokio::task::block_in_place(|| store.put_exception(&record))?;
+        tokio::task::block_in_place(|| {
+            crate::api::risk::save_exception(store, "cli", &record)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
         return Ok(format!(
             "exception recorded for {} until {}\n",
             record.device_id, record.review_date
@@ -351,7 +356,11 @@ pub async fn exception_list(data: &Path) -> anyhow::Result<String> {
 pub async fn exception_remove(data: &Path, device: uuid::Uuid) -> anyhow::Result<String> {
     let backend = Backend::open(data)?;
     if let Some((store, _)) = backend.local() {
-        if !tokio::task::block_in_place(|| store.delete_exception(device))? {
+        let removed = tokio::task::block_in_place(|| {
+            crate::api::risk::remove_exception(store, "cli", device)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        })?;
+        if !removed {
             bail!("no exception for device {device}");
         }
     } else if let Backend::Remote {

@@ -1,6 +1,7 @@
 //! ward-collector: receives agent reports over TLS, stores device state and history.
 
 pub mod api;
+pub mod auth;
 pub mod backup;
 pub mod catalog;
 pub mod charts;
@@ -17,3 +18,4 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod web;

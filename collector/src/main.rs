@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ward_collector::api::risk::NewException;
+use ward_collector::auth::Role;
+use ward_collector::auth::cli as auth_cli;
 use ward_collector::cli::{self, Format};
 use ward_collector::estate::RankFilter;
 use ward_collector::init::{ExistingTls, InitOptions, init};
@@ -127,6 +129,16 @@ enum Command {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Dashboard users: add, list, remove, change a password.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// API tokens for scripts, with a role: create (shown once), list, revoke.
+    Token {
+        #[command(subcommand)]
+        action: TokenCommand,
+    },
     /// Try Ward on this machine: create ./ward-data, start the collector on loopback, enroll and
     /// run this machine's agent once, print what it found, keep serving until Ctrl-C.
     Quickstart {
@@ -168,6 +180,62 @@ enum ExceptionCommand {
         data: PathBuf,
         #[arg(long)]
         device: uuid::Uuid,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is prompted for (twice), or read from stdin.
+    Add {
+        #[arg(long)]
+        data: PathBuf,
+        name: String,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// Read the password from the first line of stdin instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        #[arg(long)]
+        data: PathBuf,
+        name: String,
+    },
+    /// Set a user's password (prompted, or from stdin) and end their sessions.
+    Passwd {
+        #[arg(long)]
+        data: PathBuf,
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is kept.
+    Create {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, value_enum)]
+        role: Role,
+        /// What uses it, e.g. "backup-script".
+        #[arg(long)]
+        name: String,
+    },
+    List {
+        #[arg(long)]
+        data: PathBuf,
+    },
+    Revoke {
+        #[arg(long)]
+        data: PathBuf,
+        id: uuid::Uuid,
     },
 }
 
@@ -298,6 +366,42 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Restore { from, data } => {
             print!("{}", ward_collector::backup::restore(&from, &data)?);
+            Ok(())
+        }
+        Command::User { action } => {
+            let out = match action {
+                UserCommand::Add {
+                    data,
+                    name,
+                    role,
+                    password_stdin,
+                } => {
+                    let password = auth_cli::read_password(password_stdin)?;
+                    auth_cli::user_add(&data, &name, role, &password).await?
+                }
+                UserCommand::List { data } => auth_cli::user_list(&data).await?,
+                UserCommand::Remove { data, name } => auth_cli::user_remove(&data, &name).await?,
+                UserCommand::Passwd {
+                    data,
+                    name,
+                    password_stdin,
+                } => {
+                    let password = auth_cli::read_password(password_stdin)?;
+                    auth_cli::user_passwd(&data, &name, &password).await?
+                }
+            };
+            print!("{out}");
+            Ok(())
+        }
+        Command::Token { action } => {
+            let out = match action {
+                TokenCommand::Create { data, role, name } => {
+                    auth_cli::token_create(&data, &name, role).await?
+                }
+                TokenCommand::List { data } => auth_cli::token_list(&data).await?,
+                TokenCommand::Revoke { data, id } => auth_cli::token_revoke(&data, id).await?,
+            };
+            print!("{out}");
             Ok(())
         }
         Command::Quickstart {

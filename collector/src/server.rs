@@ -78,6 +78,7 @@ impl Server {
                 weights: config.weights.clone(),
                 unit_costs: config.costs.clone(),
             },
+            web: crate::web::WebState::default(),
         });
         let addr = listen.unwrap_or(config.listen);
         let listener = TcpListener::bind(addr)

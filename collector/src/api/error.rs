@@ -28,7 +28,7 @@ pub enum ApiError {
         "this agent's key was revoked by an administrator; enroll the agent again if it should report"
     )]
     AgentRevoked,
-    #[error("the admin token is wrong")]
+    #[error("the token is wrong or was revoked")]
     BadAdminToken,
     #[error("the enrollment secret is wrong")]
     BadEnrollSecret,
@@ -36,6 +36,9 @@ pub enum ApiError {
     RateLimited,
     #[error("{0}")]
     NotFound(String),
+    /// Authenticated, but the role does not allow it (or a CSRF token is missing).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("storage is unavailable; retry later")]
     Store(#[from] StoreError),
     #[error("internal error; retry later")]
@@ -55,7 +58,7 @@ impl ApiError {
             | ApiError::UnknownAgentKey
             | ApiError::BadAdminToken
             | ApiError::BadEnrollSecret => StatusCode::UNAUTHORIZED,
-            ApiError::AgentRevoked => StatusCode::FORBIDDEN,
+            ApiError::AgentRevoked | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::BadEnrollSecret => "bad_enrollment_secret",
             ApiError::RateLimited => "rate_limited",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Store(_) => "storage_unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::risk::{exception_map, parse_pounds, plan_budget};
-use super::{Admin, ApiError, AppState, blocking};
+use super::{ApiError, AppState, Principal, blocking};
+use crate::auth::Permission;
 use crate::estate::{self, RankFilter};
 use crate::export::{self, ExportOptions, Format};
 use crate::plan::{Money, UnitCosts};
@@ -243,12 +244,13 @@ pub fn render(
 
 /// `GET /api/v1/export/{file}` with `file` one of `ranking|devices|plan` `.csv|.xlsx`.
 pub async fn download(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Path(file): Path<String>,
     q: Result<Query<ExportQuery>, QueryRejection>,
     costs: Result<Query<CostQuery>, QueryRejection>,
 ) -> Result<ExportFile, ApiError> {
+    who.require(Permission::Read)?;
     let bad = |e: QueryRejection| ApiError::BadRequest(e.body_text());
     let (Query(q), Query(costs)) = (q.map_err(bad)?, costs.map_err(bad)?);
     let unknown = || {
@@ -260,7 +262,9 @@ pub async fn download(
     let kind = ExportKind::from_name(name).ok_or_else(unknown)?;
     let format = Format::from_extension(ext).ok_or_else(unknown)?;
     let opts = ExportOptions {
-        include_network_details: q.network_details.unwrap_or(true),
+        // Finance never gets network details, whatever it asks for.
+        include_network_details: q.network_details.unwrap_or(true)
+            && who.can(Permission::NetworkDetails),
         csv_bom: q.bom.unwrap_or(false),
     };
     blocking(move || render(&state, kind, format, &q, &costs, &opts, Utc::now())).await

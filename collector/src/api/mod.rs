@@ -1,11 +1,14 @@
 //! The HTTP API. [`app`] builds the whole router from an [`AppState`]; unit tests drive it with
 //! `tower::ServiceExt::oneshot`, without a socket.
 
+pub mod auth_api;
 mod error;
 pub mod export;
 pub mod ingest;
 pub mod ops;
+pub mod principal;
 mod ratelimit;
+pub mod redact;
 pub mod risk;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -25,8 +28,10 @@ use ward_shared::Report;
 use ward_shared::api::{self as wire, AckStatus, EnrollRequest, EnrollResponse, ReportAck};
 
 pub use error::ApiError;
+pub use principal::{Admin, Principal};
 pub use ratelimit::RateLimiter;
 
+use crate::auth::Permission;
 use crate::secrets::{self, hashes_equal};
 use crate::store::{
     AgentRecord, DeviceSummary, KeyHash, PutOutcome, RawReport, Store, StoredReport,
@@ -45,6 +50,8 @@ pub struct AppState {
     pub enroll_limiter: RateLimiter,
     /// Catalog, weights and unit costs for assessments and the plan.
     pub risk: crate::estate::RiskContext,
+    /// Dashboard sign-in settings and the failed-login limiter.
+    pub web: crate::web::WebState,
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
@@ -71,6 +78,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .route("/api/v1/admin/backup", post(ops::backup))
+        .merge(auth_api::routes())
+        .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -111,25 +120,6 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::MissingToken)
-}
-
-/// An admin-token-authenticated request.
-pub struct Admin;
-
-impl FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, ApiError> {
-        let token = bearer(&parts.headers)?;
-        if hashes_equal(&secrets::hash(token), &state.admin_token_hash) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::BadAdminToken)
-        }
-    }
 }
 
 /// An agent-key-authenticated request.
@@ -258,9 +248,10 @@ async fn post_report(
 }
 
 async fn list_devices(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Vec<DeviceSummary>>, ApiError> {
+    who.require(Permission::Read)?;
     let store = state.store.clone();
     Ok(Json(blocking(move || Ok(store.devices()?)).await?))
 }
@@ -303,11 +294,13 @@ pub(crate) fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 }
 
 async fn get_device(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     Query(query): Query<DeviceQuery>,
 ) -> Result<Json<DeviceView>, ApiError> {
+    who.require(Permission::Read)?;
+    let network = who.can(Permission::NetworkDetails);
     let id = parse_id(&id)?;
     let limit = query
         .history
@@ -322,6 +315,12 @@ async fn get_device(
             .history(id, limit)?
             .into_iter()
             .map(HistoryEntry::from)
+            .map(|mut h| {
+                if !network {
+                    redact::report(&mut h.report);
+                }
+                h
+            })
             .collect();
         Ok(DeviceView {
             device,
@@ -356,22 +355,33 @@ impl From<AgentRecord> for AgentView {
 }
 
 async fn list_agents(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Vec<AgentView>>, ApiError> {
+    who.require(Permission::Administer)?;
     let store = state.store.clone();
     let agents = blocking(move || Ok(store.agents()?)).await?;
     Ok(Json(agents.into_iter().map(AgentView::from).collect()))
 }
 
 async fn revoke_agent(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::Administer)?;
     let id = parse_id(&id)?;
     let store = state.store.clone();
-    if !blocking(move || Ok(store.set_agent_revoked(id, true)?)).await? {
+    let actor = who.actor();
+    if !blocking(move || {
+        let found = store.set_agent_revoked(id, true)?;
+        if found {
+            crate::auth::audit(store.as_ref(), &actor, "agent.revoke", &id.to_string(), "")?;
+        }
+        Ok(found)
+    })
+    .await?
+    {
         return Err(ApiError::NotFound(format!("no agent {id}")));
     }
     tracing::info!(agent = %id, "agent revoked");

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::export::CostQuery;
-use super::{Admin, ApiError, AppState, blocking, parse_id};
+use super::{ApiError, AppState, Principal, blocking, parse_id};
+use crate::auth::Permission;
 use crate::catalog::CatalogInfo;
 use crate::estate::{self, RankFilter, RankRow};
 use crate::export::ExportOptions;
@@ -55,10 +56,11 @@ pub struct RankingPage {
 }
 
 pub async fn rankings(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Query(q): Query<RankingQuery>,
 ) -> Result<Json<RankingPage>, ApiError> {
+    who.require(Permission::Read)?;
     let per_page = q
         .per_page
         .unwrap_or(DEFAULT_PER_PAGE)
@@ -91,10 +93,11 @@ pub async fn rankings(
 }
 
 pub async fn assessment(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Assessment>, ApiError> {
+    who.require(Permission::Read)?;
     let id = parse_id(&id)?;
     let assessed = blocking(move || {
         let exceptions = exception_map(state.store.as_ref())?;
@@ -108,13 +111,18 @@ pub async fn assessment(
     })
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no device {id} with a report")))?;
-    Ok(Json(assessed.assessment))
+    let mut assessment = assessed.assessment;
+    if !who.can(Permission::NetworkDetails) {
+        super::redact::assessment(&mut assessment);
+    }
+    Ok(Json(assessment))
 }
 
 pub async fn summary(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<estate::Summary>, ApiError> {
+    who.require(Permission::Read)?;
     let summary = blocking(move || {
         let exceptions = exception_map(state.store.as_ref())?;
         let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
@@ -199,11 +207,12 @@ pub fn parse_budget(text: &str, years: Option<usize>) -> Result<Vec<Money>, Stri
 }
 
 pub async fn plan(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Query(q): Query<PlanQuery>,
     Query(costs): Query<CostQuery>,
 ) -> Result<Response, ApiError> {
+    who.require(Permission::Read)?;
     let budget = plan_budget(
         q.budget.as_deref(),
         q.years,
@@ -249,8 +258,12 @@ pub async fn plan(
     Ok(Json(result).into_response())
 }
 
-pub async fn catalog(_: Admin, State(state): State<Arc<AppState>>) -> Json<CatalogInfo> {
-    Json(state.risk.catalog.info())
+pub async fn catalog(
+    who: Principal,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<CatalogInfo>, ApiError> {
+    who.require(Permission::Read)?;
+    Ok(Json(state.risk.catalog.info()))
 }
 
 /// What a security lead records for a device that cannot be changed.
@@ -303,10 +316,11 @@ impl NewException {
 }
 
 pub async fn add_exception(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     body: axum::body::Body,
 ) -> Result<Json<ExceptionRecord>, ApiError> {
+    who.require(Permission::ManageExceptions)?;
     let bytes = super::ingest::read_body(body, 64 * 1024).await?;
     let new: NewException = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("exception is not valid: {e}")))?;
@@ -314,38 +328,72 @@ pub async fn add_exception(
         .into_record(Utc::now().date_naive())
         .map_err(ApiError::Invalid)?;
     let stored = record.clone();
-    blocking(move || {
-        if state.store.device(stored.device_id)?.is_none() {
-            return Err(ApiError::NotFound(format!(
-                "no device {}",
-                stored.device_id
-            )));
-        }
-        Ok(state.store.put_exception(&stored)?)
-    })
-    .await?;
+    let actor = who.actor();
+    blocking(move || save_exception(state.store.as_ref(), &actor, &stored)).await?;
     tracing::info!(device = %record.device_id, owner = %record.owner, review = %record.review_date, "exception recorded");
     Ok(Json(record))
 }
 
 pub async fn list_exceptions(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Vec<ExceptionRecord>>, ApiError> {
+    who.require(Permission::Read)?;
     Ok(Json(blocking(move || Ok(state.store.exceptions()?)).await?))
 }
 
 pub async fn delete_exception(
-    _: Admin,
+    who: Principal,
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::ManageExceptions)?;
     let id = parse_id(&id)?;
-    if !blocking(move || Ok(state.store.delete_exception(id)?)).await? {
+    let actor = who.actor();
+    if !blocking(move || remove_exception(state.store.as_ref(), &actor, id)).await? {
         return Err(ApiError::NotFound(format!("no exception for device {id}")));
     }
     tracing::info!(device = %id, "exception removed");
     Ok(Json(
         serde_json::json!({ "device_id": id, "removed": true }),
     ))
+}
+
+/// Records an exception for a device that exists, and audits it. Shared with the dashboard.
+pub fn save_exception(
+    store: &dyn Store,
+    actor: &str,
+    record: &ExceptionRecord,
+) -> Result<(), ApiError> {
+    if store.device(record.device_id)?.is_none() {
+        return Err(ApiError::NotFound(format!(
+            "no device {}",
+            record.device_id
+        )));
+    }
+    store.put_exception(record)?;
+    let detail = format!(
+        "reason: {}; controls: {}; owner: {}; review {}",
+        record.reason,
+        record.controls.join(", "),
+        record.owner,
+        record.review_date
+    );
+    crate::auth::audit(
+        store,
+        actor,
+        "exception.add",
+        &record.device_id.to_string(),
+        &detail,
+    )?;
+    Ok(())
+}
+
+/// Removes a device's exception and audits it; `Ok(false)` when there was none.
+pub fn remove_exception(store: &dyn Store, actor: &str, id: Uuid) -> Result<bool, ApiError> {
+    let removed = store.delete_exception(id)?;
+    if removed {
+        crate::auth::audit(store, actor, "exception.remove", &id.to_string(), "")?;
+    }
+    Ok(removed)
 }

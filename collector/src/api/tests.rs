@@ -48,6 +48,7 @@ impl Harness {
                     weights: crate::risk::Weights::default(),
                     unit_costs: crate::plan::UnitCosts::default(),
                 },
+                web: crate::web::WebState::default(),
             }),
         }
     }

@@ -21,6 +21,8 @@ use super::{
 pub struct MemoryStore {
     retention: Retention,
     inner: Mutex<Inner>,
+    /// Users, sessions, tokens, audit: see `store/auth.rs`.
+    pub(super) auth: super::auth::MemoryAuth,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +48,7 @@ impl MemoryStore {
         Self {
             retention,
             inner: Mutex::default(),
+            auth: Default::default(),
         }
     }
 

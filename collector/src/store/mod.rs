@@ -9,6 +9,7 @@
 //! Architecture invariant: a report id is stored at most once; putting it again returns
 //! [`PutOutcome::Duplicate`] and changes nothing.
 
+pub mod auth;
 pub mod backup;
 mod common;
 #[cfg(test)]
@@ -148,7 +149,8 @@ pub enum StoreError {
 /// Where [`Store::submit_report`] delivers a put's answer, once the write is durable.
 pub type PutAnswer = tokio::sync::oneshot::Receiver<Result<PutOutcome, StoreError>>;
 
-pub trait Store: Send + Sync + 'static {
+/// Users, sessions, API tokens and the audit log are the [`auth::AuthStore`] half.
+pub trait Store: auth::AuthStore + Send + Sync + 'static {
     /// Adds an enrolled agent; durable on return. Fails if the id exists.
     fn add_agent(&self, agent: &AgentRecord) -> Result<(), StoreError>;
     fn agent_by_key_hash(&self, key_hash: &KeyHash) -> Result<Option<AgentRecord>, StoreError>;

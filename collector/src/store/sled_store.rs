@@ -281,6 +281,11 @@ impl SledStore {
         Ok((received_at, ReportFacts::of(report), value))
     }
 
+    /// The database, for the trees of `store/auth.rs`.
+    pub(super) fn db(&self) -> &sled::Db {
+        &self.trees.db
+    }
+
     /// What the committer did since the store was opened.
     pub fn commit_stats(&self) -> CommitStats {
         let nanos = |n: &AtomicU64| Duration::from_nanos(n.load(Ordering::Relaxed));

@@ -1,0 +1,228 @@
+//! Sign-in and sign-out.
+//!
+//! The sign-in form is protected against login CSRF by a double-submit token: a random value in
+//! a short-lived cookie and in the form, which must match. A session is a 256-bit random cookie
+//! value (`Secure; HttpOnly; SameSite=Strict; Path=/`, with a Max-Age) whose hash the store
+//! keeps with the user, the expiry and the session's CSRF token. Failed sign-ins are limited per
+//! address and per user name; past the limit even the right password is refused until the
+//! window passes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::Utc;
+use maud::html;
+use serde::Deserialize;
+
+use super::{PageError, PageUser, bare_page};
+use crate::api::principal::{self, SESSION_COOKIE, Via};
+use crate::api::{AppState, PeerIp, blocking};
+use crate::auth;
+use crate::secrets;
+use crate::store::auth::SessionRecord;
+
+const LOGIN_CSRF_COOKIE: &str = "__Host-ward-login";
+
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only a path on this site: never `//host` or a full URL.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/overview".to_owned(),
+    }
+}
+
+fn cookie_header(name: &str, value: &str, max_age_secs: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+fn form_page(next: &str, token: &str, error: Option<&str>) -> Response {
+    let body = bare_page(
+        "Sign in",
+        html! {
+            main.narrow id="main" {
+                h1 { "Ward: sign in" }
+                p { "The estate's risk, ranking and replacement plan for IT, security and finance." }
+                @if let Some(e) = error {
+                    p.error role="alert" { (e) }
+                }
+                form.stack method="post" action="/login" {
+                    input type="hidden" name="csrf" value=(token);
+                    input type="hidden" name="next" value=(next);
+                    label for="username" { "User name" }
+                    input id="username" name="username" type="text" autocomplete="username" required autofocus;
+                    label for="password" { "Password" }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                    button type="submit" { "Sign in" }
+                }
+            }
+        },
+    );
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie_header(LOGIN_CSRF_COOKIE, token, 3600),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub async fn form(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    // Already signed in: go on.
+    let signed_in = blocking(move || Ok(principal::identify(&state, &headers)?.is_some()))
+        .await
+        .unwrap_or(false);
+    if signed_in {
+        return Redirect::to(&next).into_response();
+    }
+    form_page(&next, &secrets::new_secret(), None)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    next: Option<String>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    PeerIp(ip): PeerIp,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let next = safe_next(f.next.as_deref());
+    let cookie_token = principal::cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
+    if f.csrf.is_empty() || !principal::constant_eq(cookie_token, &f.csrf) {
+        return PageError::Csrf.into_response();
+    }
+    let fresh = secrets::new_secret();
+    let username = f.username.trim().to_owned();
+    let limiter = &state.web.login_limiter;
+    if !limiter.allowed(ip, &username, Instant::now()) {
+        tracing::warn!(%ip, user = %username, "sign-in refused: too many failures");
+        let minutes = limiter.window().as_secs().div_ceil(60);
+        let mut r = form_page(
+            &next,
+            &fresh,
+            Some(&format!(
+                "Too many failed sign-ins. Wait {minutes} minutes, then try again."
+            )),
+        );
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return r;
+    }
+    let store_state = state.clone();
+    let name = username.clone();
+    let password = f.password;
+    let ttl = state.web.session_ttl;
+    let outcome = blocking(move || {
+        let store = store_state.store.as_ref();
+        let user = store.user(&name)?;
+        let hash = user
+            .as_ref()
+            .map_or(auth::decoy_hash(), |u| u.password_hash.as_str());
+        let ok = auth::verify_password(&password, hash) && user.is_some();
+        let Some(user) = user.filter(|_| ok) else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        store.sweep_sessions(now)?;
+        let value = secrets::new_secret();
+        let expires_at =
+            now + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::hours(8));
+        store.put_session(&SessionRecord {
+            id_hash: secrets::hash(&value),
+            user: user.name.clone(),
+            csrf: secrets::new_secret(),
+            created_at: now,
+            expires_at,
+        })?;
+        Ok(Some(value))
+    })
+    .await;
+    match outcome {
+        Ok(Some(value)) => {
+            limiter.succeeded(&username);
+            tracing::info!(%ip, user = %username, "signed in");
+            let mut r = Redirect::to(&next).into_response();
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                cookie_header(SESSION_COOKIE, &value, ttl.as_secs()),
+            );
+            r.headers_mut()
+                .append(header::SET_COOKIE, cookie_header(LOGIN_CSRF_COOKIE, "", 0));
+            r
+        }
+        Ok(None) => {
+            limiter.failed(ip, &username, Instant::now());
+            tracing::warn!(%ip, user = %username, "sign-in failed");
+            let mut r = form_page(
+                &next,
+                &fresh,
+                Some("That user name and password do not match. Check them and try again."),
+            );
+            *r.status_mut() = StatusCode::UNAUTHORIZED;
+            r
+        }
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    user: PageUser,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    user.check_csrf(&f.csrf)?;
+    if let Via::Session { id_hash, .. } = user.who.via {
+        blocking(move || Ok(state.store.delete_session(&id_hash)?)).await?;
+    }
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut()
+        .append(header::SET_COOKIE, cookie_header(SESSION_COOKIE, "", 0));
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/plan?budget=1")), "/plan?budget=1");
+        for bad in ["//evil.example", "https://evil.example", "\\\\x", "plan"] {
+            assert_eq!(safe_next(Some(bad)), "/overview", "{bad}");
+        }
+        assert_eq!(safe_next(None), "/overview");
+    }
+}

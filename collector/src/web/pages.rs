@@ -1,0 +1,510 @@
+//! Overview, ranking, device and unmanaged pages.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use chrono::{NaiveDate, Utc};
+use maud::{Markup, html};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::charts::{self, Bar, Series};
+use super::{PageError, PageUser, csrf_field, page, svg, text, trend};
+use crate::api::redact;
+use crate::api::risk::exception_map;
+use crate::api::{AppState, blocking, parse_id};
+use crate::auth::Permission;
+use crate::estate::{self, Assessed, RankFilter};
+use crate::store::ExceptionRecord;
+
+fn count(v: f64) -> String {
+    format!("{v:.0}")
+}
+
+fn lifecycle_class(key: &str) -> &'static str {
+    match key {
+        "end_of_support" => "bad",
+        "extended_support" | "nearing_end" => "warn",
+        "supported" => "ok",
+        _ => "unknown",
+    }
+}
+
+fn remedy_class(key: &str) -> &'static str {
+    match key {
+        "replace_hardware" => "bad",
+        "upgrade_os" | "fix_firmware" | "patch" => "warn",
+        "no_action" | "isolate" => "ok",
+        _ => "unknown",
+    }
+}
+
+fn readiness_class(key: &str) -> &'static str {
+    match key {
+        "capable" => "ok",
+        "fixable_in_firmware" | "component_upgrade" => "warn",
+        "replace" => "bad",
+        _ => "unknown",
+    }
+}
+
+pub async fn overview(
+    State(state): State<Arc<AppState>>,
+    user: PageUser,
+) -> Result<Markup, PageError> {
+    user.require(Permission::Read)?;
+    let (summary, points) = blocking(move || {
+        let store = state.store.as_ref();
+        let exceptions = exception_map(store)?;
+        let now = Utc::now();
+        let all = estate::assess_all(store, &state.risk, &exceptions, now)?;
+        let summary = estate::summary(&all, &state.risk.catalog);
+        let points = trend::trend(store, &state.risk, &exceptions, now, 6)?;
+        Ok((summary, points))
+    })
+    .await?;
+    let os_bars: Vec<Bar> = summary
+        .by_os_family
+        .iter()
+        .map(|(k, v)| Bar {
+            label: text::os_family(k).into(),
+            value: *v as f64,
+            class: "neutral",
+        })
+        .collect();
+    let order = [
+        "end_of_support",
+        "extended_support",
+        "nearing_end",
+        "supported",
+        "unknown",
+    ];
+    let life_bars: Vec<Bar> = order
+        .iter()
+        .filter_map(|k| summary.by_lifecycle.get(*k).map(|v| (k, v)))
+        .map(|(k, v)| Bar {
+            label: text::lifecycle_key(k).into(),
+            value: *v as f64,
+            class: lifecycle_class(k),
+        })
+        .collect();
+    let ready_bars: Vec<Bar> = [
+        "capable",
+        "fixable_in_firmware",
+        "component_upgrade",
+        "replace",
+        "unknown",
+    ]
+    .iter()
+    .filter_map(|k| summary.windows11_readiness.get(*k).map(|v| (k, v)))
+    .map(|(k, v)| Bar {
+        label: text::readiness_key(k).into(),
+        value: *v as f64,
+        class: readiness_class(k),
+    })
+    .collect();
+    let remedy_bars: Vec<Bar> = [
+        "replace_hardware",
+        "upgrade_os",
+        "fix_firmware",
+        "patch",
+        "isolate",
+        "no_action",
+        "unknown",
+    ]
+    .iter()
+    .filter_map(|k| summary.by_remedy.get(*k).map(|v| (k, v)))
+    .map(|(k, v)| Bar {
+        label: text::remedy_key(k).into(),
+        value: *v as f64,
+        class: remedy_class(k),
+    })
+    .collect();
+    let labels: Vec<String> = points
+        .iter()
+        .map(|p| p.at.format("%d %b %Y").to_string())
+        .collect();
+    let trend_svg = charts::lines(
+        "Devices over time",
+        &labels,
+        &[
+            Series {
+                name: "All devices".into(),
+                class: "neutral",
+                values: points.iter().map(|p| p.devices as f64).collect(),
+            },
+            Series {
+                name: "No security updates".into(),
+                class: "bad",
+                values: points.iter().map(|p| p.unsupported as f64).collect(),
+            },
+            Series {
+                name: "Open to WannaCry".into(),
+                class: "warn",
+                values: points.iter().map(|p| p.wannacry as f64).collect(),
+            },
+        ],
+        count,
+    );
+    let body = html! {
+        h1 { "Overview" }
+        p.lede { "Every device that reports to Ward, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
+        section.cards aria-label="Headline figures" {
+            div.card { span.big { (summary.devices) } span { "devices reporting (managed)" } }
+            div.card.bad { span.big { (text::percent(summary.unsupported_share)) } span { (summary.unsupported) " on systems with no security updates" } }
+            div.card.warn { span.big { (summary.wannacry_exposed) } span { "open to WannaCry (MS17-010 missing, SMBv1 on)" } }
+            div.card { span.big { "–" } span { "unmanaged: seen only by scans or the directory (no imports yet)" } }
+        }
+        div.grid {
+            section { h2 { "Operating systems" } (svg(charts::bars("Devices by operating system", &os_bars, count))) }
+            section { h2 { "Support status" } (svg(charts::bars("Devices by support status", &life_bars, count))) }
+            section { h2 { "Windows 11 readiness" } (svg(charts::bars("Windows devices by Windows 11 readiness", &ready_bars, count))) }
+            section { h2 { "What to do" } (svg(charts::bars("Devices by recommended action", &remedy_bars, count))) }
+        }
+        section.wide {
+            h2 { "Trend" }
+            @if points.is_empty() { p { "No reports yet." } } @else {
+                (svg(trend_svg))
+                table.compact {
+                    caption { "The same figures as a table" }
+                    thead { tr { th scope="col" { "Date" } th scope="col" { "Devices" } th scope="col" { "No security updates" } th scope="col" { "Open to WannaCry" } th scope="col" { "Ready for Windows 11" } } }
+                    tbody {
+                        @for (p, l) in points.iter().zip(&labels) {
+                            tr { td { (l) } td.num { (p.devices) } td.num { (p.unsupported) } td.num { (p.wannacry) } td.num { (p.win11_ready) } }
+                        }
+                    }
+                }
+            }
+        }
+        p.noprint { a href="/ranking" { "See every device, most urgent first" } }
+    };
+    Ok(page(&user, "Overview", body))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RankingQuery {
+    site: Option<String>,
+    department: Option<String>,
+    remedy: Option<String>,
+    os: Option<String>,
+    sort: Option<String>,
+}
+
+fn blank(s: &Option<String>) -> Option<String> {
+    s.as_ref()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn department(a: &Assessed) -> Option<&str> {
+    a.report.tags.department.as_deref()
+}
+
+pub async fn ranking(
+    State(state): State<Arc<AppState>>,
+    user: PageUser,
+    Query(q): Query<RankingQuery>,
+) -> Result<Markup, PageError> {
+    user.require(Permission::Read)?;
+    let all = blocking(move || {
+        let store = state.store.as_ref();
+        let exceptions = exception_map(store)?;
+        Ok(estate::assess_all(
+            store,
+            &state.risk,
+            &exceptions,
+            Utc::now(),
+        )?)
+    })
+    .await?;
+    let sites: BTreeSet<String> = all
+        .iter()
+        .filter_map(|a| a.assessment.site.clone())
+        .collect();
+    let departments: BTreeSet<String> = all
+        .iter()
+        .filter_map(|a| department(a).map(str::to_owned))
+        .collect();
+    let filter = RankFilter {
+        site: blank(&q.site),
+        remedy: blank(&q.remedy),
+        os: blank(&q.os),
+    };
+    let dept = blank(&q.department);
+    let rows = estate::ranking(&all, &filter);
+    let by_id: BTreeMap<Uuid, &Assessed> = all.iter().map(|a| (a.id, a)).collect();
+    let mut rows: Vec<_> = rows
+        .into_iter()
+        .filter(|r| {
+            dept.as_ref().is_none_or(|d| {
+                by_id
+                    .get(&r.device_id)
+                    .and_then(|a| department(a))
+                    .is_some_and(|x| x.eq_ignore_ascii_case(d))
+            })
+        })
+        .collect();
+    let sort = q.sort.clone().unwrap_or_else(|| "rank".into());
+    match sort.as_str() {
+        "hostname" => rows.sort_by(|a, b| a.hostname.cmp(&b.hostname)),
+        "site" => rows.sort_by(|a, b| a.site.cmp(&b.site).then(a.rank.cmp(&b.rank))),
+        "os" => rows.sort_by(|a, b| a.os.cmp(&b.os).then(a.rank.cmp(&b.rank))),
+        _ => {}
+    }
+    let selected = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
+    let export_query: String = [
+        ("site", &filter.site),
+        ("remedy", &filter.remedy),
+        ("os", &filter.os),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", text::url_encode(v))))
+    .collect::<Vec<_>>()
+    .join("&");
+    let body = html! {
+        h1 { "Ranking" }
+        p.lede { "Most urgent first. The score adds up each finding's points; open a device to see why." }
+        form.filters method="get" action="/ranking" {
+            div { label for="f-site" { "Site" }
+                select id="f-site" name="site" { option value="" { "All sites" } @for s in &sites { option value=(s) selected[selected(&q.site, s)] { (s) } } } }
+            div { label for="f-dept" { "Department" }
+                select id="f-dept" name="department" { option value="" { "All departments" } @for d in &departments { option value=(d) selected[selected(&q.department, d)] { (d) } } } }
+            div { label for="f-remedy" { "Action" }
+                select id="f-remedy" name="remedy" { option value="" { "All actions" }
+                    @for k in ["replace_hardware", "upgrade_os", "fix_firmware", "patch", "isolate", "no_action", "unknown"] {
+                        option value=(k) selected[selected(&q.remedy, k)] { (text::remedy_key(k)) } } } }
+            div { label for="f-os" { "Operating system" }
+                select id="f-os" name="os" { option value="" { "All" }
+                    @for k in ["windows", "linux", "macos", "other"] { option value=(k) selected[selected(&q.os, k)] { (text::os_family(k)) } } } }
+            div { label for="f-sort" { "Sort by" }
+                select id="f-sort" name="sort" {
+                    @for (k, l) in [("rank", "Urgency"), ("hostname", "Device name"), ("site", "Site"), ("os", "Operating system")] {
+                        option value=(k) selected[sort == k] { (l) } } } }
+            div { button type="submit" { "Apply" } }
+        }
+        p {
+            (rows.len()) " devices shown. "
+            span.noprint.downloads {
+                "Download: "
+                a href={"/api/v1/export/ranking.xlsx?" (export_query)} download { "ranking (XLSX)" } " · "
+                a href={"/api/v1/export/ranking.csv?" (export_query)} download { "ranking (CSV)" } " · "
+                a href={"/api/v1/export/devices.xlsx?" (export_query)} download { "devices with findings (XLSX)" }
+            }
+        }
+        table.ranking {
+            thead { tr {
+                th scope="col" { "Rank" } th scope="col" { "Device" } th scope="col" { "Site" } th scope="col" { "Department" }
+                th scope="col" { "Operating system" } th scope="col" class="num" { "Score" } th scope="col" { "Action" } th scope="col" { "Main reason" }
+            } }
+            tbody {
+                @for r in &rows {
+                    tr {
+                        td.num { (r.rank) }
+                        td { a href={"/devices/" (r.device_id)} { (r.hostname.clone().unwrap_or_else(|| r.device_id.to_string())) } }
+                        td { (r.site.clone().unwrap_or_default()) }
+                        td { (by_id.get(&r.device_id).and_then(|a| department(a)).unwrap_or("")) }
+                        td { (r.os.clone().unwrap_or_else(|| "not known".into())) }
+                        td.num { (r.score) }
+                        td { span class={"tag " (remedy_class(&estate::key(&r.remedy)))} { (text::remedy(r.remedy)) } }
+                        td { (r.reason) }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&user, "Ranking", body))
+}
+
+pub async fn device(
+    State(state): State<Arc<AppState>>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> Result<Markup, PageError> {
+    user.require(Permission::Read)?;
+    let id = parse_id(&id)?;
+    let network = user.who.can(Permission::NetworkDetails);
+    let (assessed, summary, history, exception) = blocking(move || {
+        let store = state.store.as_ref();
+        let exceptions = exception_map(store)?;
+        let summary = store
+            .device(id)?
+            .ok_or_else(|| crate::api::ApiError::NotFound(format!("There is no device {id}.")))?;
+        let assessed =
+            estate::assess_device(store, &state.risk, id, exceptions.get(&id), Utc::now())?
+                .ok_or_else(|| {
+                    crate::api::ApiError::NotFound(format!("Device {id} has no report yet."))
+                })?;
+        let history = store.history(id, 20)?;
+        let exception = store.exceptions()?.into_iter().find(|e| e.device_id == id);
+        Ok((assessed, summary, history, exception))
+    })
+    .await?;
+    let mut a = assessed.assessment;
+    let mut report = assessed.report;
+    if !network {
+        redact::assessment(&mut a);
+        redact::report(&mut report);
+    }
+    let name = a.hostname.clone().unwrap_or_else(|| id.to_string());
+    let today = Utc::now().date_naive();
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "not reported".into());
+    let yesno = |v: Option<bool>| match v {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "not reported",
+    };
+    let body = html! {
+        p.noprint { a href="/ranking" { "← Ranking" } }
+        h1 { (name) }
+        p.lede { (text::lifecycle_sentence(&a)) }
+        section.cards aria-label="Verdict" {
+            div.card.bad { span.big { (a.score) } span { "risk score" } }
+            div class={"card " (remedy_class(&estate::key(&a.remedy.class)))} { span.big.small { (text::remedy(a.remedy.class)) } span { (a.remedy.reason) } }
+            div class={"card " (if a.wannacry_exposed { "bad" } else { "ok" })} {
+                span.big.small { (if a.wannacry_exposed { "Open to WannaCry" } else { "Not open to WannaCry" }) }
+                span { "MS17-010 and SMBv1" }
+            }
+        }
+        section {
+            h2 { "Exception" }
+            @match &exception {
+                Some(e) => { (exception_status(e, today)) }
+                None => { p { "None recorded: this device is ranked on its own risk." } }
+            }
+            @if user.who.can(Permission::ManageExceptions) {
+                details open[exception.is_none()] {
+                    summary { (if exception.is_some() { "Review or extend the exception" } else { "Add an exception" }) }
+                    (exception_form(&user, Some(id), exception.as_ref(), "/ranking"))
+                }
+            }
+        }
+        @if !a.remedy.steps.is_empty() {
+            section { h2 { "Steps" } ol { @for s in &a.remedy.steps { li { (s) } } } }
+        }
+        section {
+            h2 { "Findings" }
+            @if a.findings.is_empty() { p { "No findings." } }
+            @for f in &a.findings {
+                article.finding {
+                    h3 { (f.sentence) " " span.points { "(" (f.points) " points)" } }
+                    table.compact {
+                        caption.visually-hidden { "Evidence" }
+                        thead { tr { th scope="col" { "Field" } th scope="col" { "Value" } th scope="col" { "Catalog" } } }
+                        tbody { @for e in &f.evidence { tr { td { code { (e.field) } } td { (e.value) } td { (e.catalog.clone().unwrap_or_default()) } } } }
+                    }
+                }
+            }
+        }
+        @if let Some(r) = &a.readiness {
+            section {
+                h2 { "Windows 11 checklist" }
+                p { strong { (text::readiness(r.verdict)) } }
+                table.compact {
+                    thead { tr { th scope="col" { "Requirement" } th scope="col" { "Status" } th scope="col" { "What we saw" } } }
+                    tbody { @for c in &r.criteria {
+                        @let (words, class) = text::criterion(c.status);
+                        tr { td { (c.name) } td { span class={"tag " (class)} { (words) } } td { (c.evidence) } }
+                    } }
+                }
+            }
+        }
+        section {
+            h2 { "Facts by source" }
+            table.facts {
+                caption { "Ward agent, collected " (report.collected_at.format("%d %b %Y %H:%M UTC")) ", received " (summary.last_seen.format("%d %b %Y %H:%M UTC")) }
+                tbody {
+                    tr { th scope="row" { "Operating system" } td { (opt(&report.os.name)) } }
+                    tr { th scope="row" { "Support status" } td { (text::lifecycle(a.lifecycle.state)) } }
+                    tr { th scope="row" { "Version / build" } td { (opt(&report.os.display_version)) " / " (opt(&report.os.build)) } }
+                    tr { th scope="row" { "Site / department" } td { (opt(&report.tags.site)) " / " (opt(&report.tags.department)) } }
+                    tr { th scope="row" { "Make and model" } td { (opt(&report.hardware.manufacturer)) " " (opt(&report.hardware.model)) } }
+                    tr { th scope="row" { "Processor" } td { (opt(&report.hardware.cpu.brand)) } }
+                    tr { th scope="row" { "Memory" } td { (report.hardware.ram_bytes.map_or("not reported".into(), |b| format!("{:.1} GB", b as f64 / 1e9))) } }
+                    tr { th scope="row" { "TPM / Secure Boot / UEFI" } td { (opt(&report.hardware.tpm.version)) " / " (yesno(report.hardware.secure_boot)) " / " (yesno(report.hardware.uefi)) } }
+                    tr { th scope="row" { "Firewall / disk encryption" } td { (yesno(report.security.firewall_enabled)) " / " (yesno(report.security.system_disk_encrypted)) } }
+                    tr { th scope="row" { "Updates installed / pending" } td { (report.patches.installed.len()) " / " (report.patches.pending_count.map_or("not reported".into(), |n| n.to_string())) } }
+                    @if network {
+                        tr { th scope="row" { "IP addresses" } td { (report.host.ip_addresses.join(", ")) } }
+                        tr { th scope="row" { "MAC addresses" } td { (report.host.mac_addresses.join(", ")) } }
+                        tr { th scope="row" { "DNS name" } td { (opt(&report.host.fqdn)) } }
+                    } @else {
+                        tr { th scope="row" { "Network details" } td { (redact::WITHHELD) } }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "History" }
+            table.compact {
+                thead { tr { th scope="col" { "Received" } th scope="col" { "Operating system" } th scope="col" { "Build" } th scope="col" class="num" { "Pending updates" } } }
+                tbody { @for h in &history { tr {
+                    td { (h.received_at.format("%d %b %Y %H:%M")) }
+                    td { (opt(&h.report.os.name)) }
+                    td { (opt(&h.report.os.build)) }
+                    td.num { (h.report.patches.pending_count.map_or("–".into(), |n| n.to_string())) }
+                } } }
+            }
+        }
+    };
+    Ok(page(&user, &name, body))
+}
+
+pub fn exception_status(e: &ExceptionRecord, today: NaiveDate) -> Markup {
+    let (words, class) = if e.review_date < today {
+        ("Expired: ranked on its own risk again", "bad")
+    } else if (e.review_date - today).num_days() <= 30 {
+        ("Active, review due soon", "warn")
+    } else {
+        ("Active", "ok")
+    };
+    html! {
+        p { span class={"tag " (class)} { (words) } " until " (e.review_date.format("%d %B %Y")) ". Owner: " (e.owner) "." }
+        p { "Reason: " (e.reason) }
+        @if !e.controls.is_empty() { p { "Controls: " (e.controls.join("; ")) } }
+    }
+}
+
+/// The add/review form; `device` fixed when shown on a device page.
+pub fn exception_form(
+    user: &PageUser,
+    device: Option<Uuid>,
+    existing: Option<&ExceptionRecord>,
+    back: &str,
+) -> Markup {
+    let default_review = (Utc::now().date_naive() + chrono::Duration::days(180)).to_string();
+    html! {
+        form.stack method="post" action="/exceptions" {
+            (csrf_field(&user.csrf))
+            input type="hidden" name="back" value=(back);
+            @if let Some(id) = device {
+                input type="hidden" name="device_id" value=(id);
+            } @else {
+                label for="x-device" { "Device id" }
+                input id="x-device" name="device_id" type="text" required;
+            }
+            label for="x-reason" { "Why it cannot be changed" }
+            input id="x-reason" name="reason" type="text" required value=(existing.map_or("", |e| e.reason.as_str()));
+            label for="x-controls" { "Compensating controls (one per line)" }
+            textarea id="x-controls" name="controls" rows="3" { (existing.map_or(String::new(), |e| e.controls.join("\n"))) }
+            label for="x-owner" { "Owner" }
+            input id="x-owner" name="owner" type="text" required value=(existing.map_or("", |e| e.owner.as_str()));
+            label for="x-review" { "Review by" }
+            input id="x-review" name="review_date" type="date" required value=(default_review);
+            button type="submit" { "Record exception" }
+        }
+    }
+}
+
+pub async fn unmanaged(
+    State(_state): State<Arc<AppState>>,
+    user: PageUser,
+) -> Result<Markup, PageError> {
+    user.require(Permission::NetworkDetails)?;
+    let body = html! {
+        h1 { "Unmanaged devices" }
+        p.lede { "Devices seen only by network scans or the directory, with no Ward agent reporting." }
+        p { "No scan or directory imports are stored yet, so no unmanaged devices are known. An administrator adds them on the Imports page (nmap XML, Active Directory exports)." }
+    };
+    Ok(page(&user, "Unmanaged", body))
+}
