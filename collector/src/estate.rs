@@ -214,7 +214,7 @@ pub fn summary(all: &[Assessed], catalog: &Catalog) -> Summary {
 }
 
 /// The form factor to price a replacement at, from the chassis and the OS.
-fn form_factor(report: &Report) -> FormFactor {
+pub fn form_factor(report: &Report) -> FormFactor {
     let chassis = report
         .hardware
         .chassis_type

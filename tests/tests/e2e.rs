@@ -572,6 +572,47 @@ async fn rank_plan_and_exceptions_work_with_the_server_running_or_not() {
         .await
         .unwrap();
     assert_eq!(a["remedy"]["class"], "isolate", "{a}");
+
+    // The spreadsheets over HTTPS, as finance downloads them.
+    let download = |path: &str| {
+        c.client()
+            .get(format!("{}{path}", c.url))
+            .bearer_auth(c.admin_token())
+            .send()
+    };
+    let xlsx = download("/api/v1/export/plan.xlsx?budget=5000&years=2&first_year=2026")
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), 200);
+    let disposition = xlsx.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("attachment; filename=\"ward-plan-")
+            && disposition.ends_with(".xlsx\""),
+        "{disposition}"
+    );
+    let bytes = xlsx.bytes().await.unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    use calamine::Reader as _;
+    assert_eq!(
+        book.sheet_names()[..3],
+        ["Totals", "FY 2026-27", "FY 2027-28"]
+    );
+    let totals = book.worksheet_range("Totals").unwrap();
+    assert_eq!(totals.get((1, 2)), Some(&calamine::Data::Float(5000.0)));
+    let devices = download("/api/v1/export/devices.csv?network_details=false")
+        .await
+        .unwrap();
+    assert_eq!(devices.status(), 200);
+    assert_eq!(devices.headers()["content-type"], "text/csv; charset=utf-8");
+    let text = devices.text().await.unwrap();
+    assert!(
+        text.contains(&agent_id) && !text.contains("ip_addresses"),
+        "{text}"
+    );
     assert!(c.stop().unwrap().success());
 
     // Server stopped: the same commands open the store directly and see the same estate.

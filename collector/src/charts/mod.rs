@@ -15,6 +15,7 @@
 //! A small writer (`svg.rs`) rather than a plotting crate: the crates' SVG back ends give no
 //! `<title>`/`<desc>`, patterns or direct labels, which are the point here.
 
+pub mod overview;
 mod svg;
 #[cfg(test)]
 mod tests;

@@ -450,3 +450,73 @@ fn write_samples() {
         ),
     );
 }
+
+fn assessed(n: u128, json: &str) -> crate::estate::Assessed {
+    let report: ward_shared::Report = serde_json::from_str(json).unwrap();
+    let id = uuid::Uuid::from_u128(n);
+    let catalog = crate::catalog::Catalog::builtin().unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
+        .unwrap()
+        .to_utc();
+    let facts = crate::risk::DeviceFacts::new(id.to_string(), report.clone(), now);
+    let assessment = crate::risk::assess(
+        &facts,
+        &catalog,
+        now,
+        &crate::risk::Weights::default(),
+        None,
+    );
+    crate::estate::Assessed {
+        id,
+        report,
+        assessment,
+    }
+}
+
+#[test]
+fn overview_charts_speak_plainly_about_the_estate() {
+    let windows = include_str!("../../../shared/tests/golden/v1-windows.json");
+    let linux = include_str!("../../../shared/tests/golden/v1-linux-full.json");
+    let all = vec![
+        assessed(1, windows),
+        assessed(2, windows),
+        assessed(3, linux),
+    ];
+    let summary = crate::estate::summary(&all, &crate::catalog::Catalog::builtin().unwrap());
+
+    let (texts, _) = parse(&overview::by_os_family(&summary));
+    assert_eq!(texts[0], "Devices by operating system");
+    assert!(
+        texts[1].contains("Windows: 2") && texts[1].contains("Linux: 1"),
+        "{}",
+        texts[1]
+    );
+    assert!(
+        !texts.iter().any(|t| t == "macOS"),
+        "zero counts are left out"
+    );
+
+    let (texts, _) = parse(&overview::by_lifecycle(&summary));
+    assert!(texts[1].contains("No security updates: 2"), "{}", texts[1]);
+
+    let (texts, _) = parse(&overview::by_remedy(&summary));
+    let remedy = overview::words(&crate::estate::key(&all[0].assessment.remedy.class)).to_owned();
+    assert!(texts[1].contains(&format!("{remedy}: 2")), "{}", texts[1]);
+    assert_eq!(overview::words("end_of_support"), "No security updates");
+    assert_eq!(overview::words("something_new"), "something_new");
+
+    let svg = overview::readiness_by_class(&all);
+    let (texts, _) = parse(&svg);
+    assert_eq!(texts[0], "Windows 11 readiness by device class");
+    let verdict = all[0].assessment.readiness.as_ref().unwrap().verdict;
+    let verdict = overview::words(&crate::estate::key(&verdict)).to_owned();
+    assert!(
+        texts[1].contains(&format!("{verdict} 2")),
+        "two Windows clients: {}",
+        texts[1]
+    );
+    assert!(!texts[1].contains("Servers"));
+
+    let (texts, _) = parse(&overview::readiness_by_class(&[]));
+    assert!(texts.iter().any(|t| t == "No data to show yet."));
+}

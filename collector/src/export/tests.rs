@@ -759,3 +759,59 @@ fn write_samples() {
         csv(&plan::csv_table(&plan, &NETWORK), &NETWORK).unwrap(),
     );
 }
+
+/// One part of the XLSX package as text.
+fn part(bytes: &[u8], name: &str) -> String {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+    let mut text = String::new();
+    zip.by_name(name)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
+#[test]
+fn xlsx_has_properties_frozen_header_autofilter_and_gbp_format() {
+    let p = plan_of(&three_devices(), 2026, &[1_000, 678]);
+    let bytes = plan::document(&p, &NETWORK, now()).xlsx().unwrap();
+    let core = part(&bytes, "docProps/core.xml");
+    assert!(
+        core.contains("<dc:title>Ward: remediation plan</dc:title>"),
+        "{core}"
+    );
+    assert!(core.contains("<dc:creator>Ward</dc:creator>"));
+    assert!(
+        core.contains("2026-12-01T09:30:00Z"),
+        "creation time is the export's: {core}"
+    );
+    assert!(core.contains("financial years 2026/27 to 2027/28"));
+    let styles = part(&bytes, "xl/styles.xml");
+    assert!(
+        styles.contains("formatCode=\"[$£-809]#,##0.00;-[$£-809]#,##0.00\""),
+        "{styles}"
+    );
+    assert!(styles.contains("formatCode=\"d mmm yyyy\""));
+    for sheet in 1..=6 {
+        let xml = part(&bytes, &format!("xl/worksheets/sheet{sheet}.xml"));
+        assert!(
+            xml.contains("state=\"frozen\""),
+            "sheet {sheet} header frozen"
+        );
+        assert!(
+            xml.contains("<autoFilter ref=\"A1:"),
+            "sheet {sheet} autofilter"
+        );
+        assert!(xml.contains("<cols>"), "sheet {sheet} column widths");
+        assert!(
+            xml.contains("orientation=\"landscape\""),
+            "sheet {sheet} prints landscape"
+        );
+    }
+    let workbook = part(&bytes, "xl/workbook.xml");
+    assert!(
+        workbook.contains("_xlnm.Print_Titles"),
+        "header row repeats when printed"
+    );
+}
