@@ -5,7 +5,7 @@
 //!
 //! | Field | Source |
 //! |---|---|
-//! | `os.*` | `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion` (ProductName corrected to Windows 11 from build 22000, DisplayVersion before ReleaseId, UBR, EditionID, InstallationType, InstallTime/InstallDate); gaps from `Win32_OperatingSystem` |
+//! | `os.*` | `HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion` (ProductName corrected to Windows 11 from build 22000, DisplayVersion before ReleaseId, UBR, EditionID, InstallationType, InstallTime/InstallDate); `Win32_OperatingSystem` (the running kernel's version) fills gaps and wins when the registry's build differs; `os.kernel` is its Version |
 //! | `host.*` | `Win32_ComputerSystem` (DNSHostName, Domain when PartOfDomain), `Win32_ComputerSystemProduct.UUID` |
 //! | `patches.installed` | `Win32_QuickFixEngineering` (HotFixID, Description, InstalledOn in any of its date shapes) |
 //! | `patches.pending*`, `last_installed_at`, `reboot_pending` | Windows Update Agent (`IUpdateSearcher::Search("IsInstalled=0 and IsHidden=0")`, `QueryHistory`, `ISystemInformation::RebootRequired`) on a worker thread with a time limit; on failure or timeout a collection error, the reboot flag from the `RebootRequired`/`RebootPending` registry keys |
@@ -71,7 +71,7 @@ pub fn collect(src: &dyn WindowsSource, wua_limit: Duration, report: &mut Report
     // OS.
     let os_row = match src.wmi(
         CIMV2,
-        "SELECT Caption, Version, BuildNumber, InstallDate, LastBootUpTime, SystemDrive FROM Win32_OperatingSystem",
+        "SELECT Caption, Version, BuildNumber, CSDVersion, InstallDate, LastBootUpTime, SystemDrive FROM Win32_OperatingSystem",
     ) {
         Ok(rows) => rows.into_iter().next(),
         Err(e) => {
@@ -88,8 +88,10 @@ pub fn collect(src: &dyn WindowsSource, wua_limit: Duration, report: &mut Report
         Ok(None) => fail("os", format!("HKLM\\{CURRENT_VERSION} does not exist")),
         Err(e) => fail("os", format!("HKLM\\{CURRENT_VERSION}: {e}")),
     }
-    if let Some(row) = &os_row {
-        os::fill_from_wmi(&mut report.os, row);
+    if let Some(row) = &os_row
+        && let Some(note) = os::fill_from_wmi(&mut report.os, row)
+    {
+        fail("os.revision", note);
     }
     let system_drive = os_row
         .as_ref()

@@ -63,27 +63,58 @@ pub fn product_name(name: &str, build: Option<u32>, installation_type: Option<&s
     }
 }
 
-/// Fills what the registry left empty from `Win32_OperatingSystem` (Caption, Version,
-/// BuildNumber, InstallDate, LastBootUpTime, OSArchitecture).
-pub fn fill_from_wmi(os: &mut Os, row: &WmiRow) {
-    if os.name.is_none() {
+/// Reconciles with `Win32_OperatingSystem` (Caption, Version, BuildNumber, CSDVersion,
+/// InstallDate, LastBootUpTime), which reports the running kernel's version.
+///
+/// The registry is self-reported (DOMAIN.md 3a): when its `CurrentBuildNumber` differs from the
+/// running system's, the running system wins, the registry-only fields (UBR, DisplayVersion,
+/// EditionID) are dropped as describing another OS, and the returned note says so. That happens
+/// on an edited registry and under Wine told to be another Windows version.
+/// Otherwise WMI only fills what the registry left empty.
+pub fn fill_from_wmi(os: &mut Os, row: &WmiRow) -> Option<String> {
+    let running_build = row.str("BuildNumber");
+    let caption_name = |os: &Os| {
         let build = row.str("BuildNumber").and_then(|b| b.parse().ok());
-        os.name = row.str("Caption").map(|c| {
+        row.str("Caption").map(|c| {
             product_name(
                 c.trim_start_matches("Microsoft ").trim(),
                 build,
                 os.installation_type.as_deref(),
             )
-        });
+        })
+    };
+    // "10.0.19045" -> "10.0"
+    let short_version = row
+        .str("Version")
+        .map(|v| v.splitn(3, '.').take(2).collect::<Vec<_>>().join("."));
+    if let Some(version) = row.str("Version") {
+        os.kernel = Some(version);
+    }
+    let mut note = None;
+    if let (Some(registry), Some(running)) = (&os.build, &running_build)
+        && registry != running
+    {
+        note = Some(format!(
+            "the registry's CurrentBuildNumber {registry} is not the running system's build \
+             {running}; reporting the running system and leaving out UBR, DisplayVersion and \
+             EditionID"
+        ));
+        os.build = Some(running.clone());
+        os.version = short_version.clone();
+        os.name = caption_name(os).or(os.name.take());
+        os.service_pack = row.str("CSDVersion");
+        os.revision = None;
+        os.display_version = None;
+        os.edition = None;
+    }
+    if os.name.is_none() {
+        os.name = caption_name(os);
     }
     if os.build.is_none() {
-        os.build = row.str("BuildNumber");
+        os.build = running_build;
     }
     if os.version.is_none() {
-        // "10.0.19045" -> "10.0"
-        os.version = row
-            .str("Version")
-            .map(|v| v.splitn(3, '.').take(2).collect::<Vec<_>>().join("."));
+        os.version = short_version;
     }
     if os.install_date.is_none() {
         os.install_date = row.str("InstallDate").and_then(|d| dates::cim_datetime(&d));
@@ -93,6 +124,7 @@ pub fn fill_from_wmi(os: &mut Os, row: &WmiRow) {
             .str("LastBootUpTime")
             .and_then(|d| dates::cim_datetime(&d));
     }
+    note
 }
 
 /// The marketing generation a build belongs to, for display: "Windows 11" from 22000 on a client.
@@ -227,8 +259,9 @@ mod tests {
                 WmiValue::Str("20240115093000.500000+060".into()),
             ),
         ]);
-        fill_from_wmi(&mut os, &wmi);
+        assert_eq!(fill_from_wmi(&mut os, &wmi), None);
         assert_eq!(os.name.as_deref(), Some("Windows 11 Pro"));
+        assert_eq!(os.kernel.as_deref(), Some("10.0.22631"));
         assert_eq!(os.version.as_deref(), Some("10.0"));
         assert_eq!(os.build.as_deref(), Some("22631"));
         assert_eq!(
@@ -238,7 +271,39 @@ mod tests {
 
         let mut os = Os::default();
         fill_from_registry(&mut os, &win11_23h2(), None);
-        fill_from_wmi(&mut os, &wmi);
+        assert_eq!(fill_from_wmi(&mut os, &wmi), None);
         assert_eq!(os.name.as_deref(), Some("Windows 11 Enterprise"));
+        assert_eq!(os.revision, Some(3007));
+    }
+
+    #[test]
+    fn the_running_build_wins_over_a_registry_describing_another_os() {
+        // Wine with HKCU\Software\Wine Version=win10: the registry still says Windows 7.
+        let mut os = Os::default();
+        fill_from_registry(
+            &mut os,
+            &key([
+                ("ProductName", s("Microsoft Windows 7")),
+                ("CSDVersion", s("Service Pack 1")),
+                ("CurrentBuildNumber", s("7601")),
+                ("CurrentVersion", s("6.1")),
+                ("UBR", RegValue::Dword(24000)),
+            ]),
+            None,
+        );
+        let note = fill_from_wmi(
+            &mut os,
+            &row([
+                ("Caption", WmiValue::Str("Microsoft Windows 10 Pro".into())),
+                ("Version", WmiValue::Str("10.0.18362".into())),
+                ("BuildNumber", WmiValue::Str("18362".into())),
+            ]),
+        );
+        assert!(note.is_some_and(|n| n.contains("7601") && n.contains("18362")));
+        assert_eq!(os.name.as_deref(), Some("Windows 10 Pro"));
+        assert_eq!(os.build.as_deref(), Some("18362"));
+        assert_eq!(os.version.as_deref(), Some("10.0"));
+        assert_eq!(os.revision, None);
+        assert_eq!(os.service_pack, None);
     }
 }
