@@ -52,7 +52,13 @@ pub fn lifecycle_sentence(a: &Assessment) -> String {
         .unwrap_or_else(|| "This system".into());
     let l = &a.lifecycle;
     match l.state {
-        LifecycleState::EndOfSupport => match l.last_extension_end.or(l.end) {
+        // The last paid extension counts when it is over; one still running is not this
+        // device's unless it is enrolled, so the vendor's end is the date then.
+        LifecycleState::EndOfSupport => match l
+            .last_extension_end
+            .filter(|d| *d < a.assessed_at.date_naive())
+            .or(l.end)
+        {
             Some(d) => format!("{product}: no security updates since {}", month_year(d)),
             None => format!("{product}: no security updates"),
         },
