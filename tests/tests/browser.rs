@@ -222,9 +222,30 @@ impl Browser {
             .expect("navigate");
     }
 
+    /// The 1366x768 viewport, then the whole page (the window made as tall as the page).
     async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("write screenshot");
+        let height = self
+            .client
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(768)
+            .clamp(768, 6000);
+        if height > 768 {
+            self.client
+                .set_window_size(1366, height as u32 + 140)
+                .await
+                .expect("resize");
+            let png = self.client.screenshot().await.expect("screenshot");
+            std::fs::write(self.shots.join(format!("{name}-full.png")), png).expect("write");
+            self.client
+                .set_window_size(1366, 768)
+                .await
+                .expect("resize back");
+        }
     }
 
     async fn text(&self) -> String {

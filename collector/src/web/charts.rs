@@ -80,7 +80,7 @@ pub fn lines(
     fmt: impl Fn(f64) -> String,
 ) -> String {
     let (width, height) = (640.0, 260.0);
-    let (left, right, top, bottom) = (70.0, 20.0, 16.0, 60.0);
+    let (left, right, top, bottom) = (70.0, 50.0, 16.0, 60.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;
     let max = series

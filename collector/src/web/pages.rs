@@ -121,9 +121,19 @@ pub async fn overview(
         class: remedy_class(k),
     })
     .collect();
+    // Dates, or times of day when the history spans less than two days.
+    let short_span = match (points.first(), points.last()) {
+        (Some(a), Some(b)) => b.at - a.at < chrono::Duration::days(2),
+        _ => false,
+    };
+    let label_format = if short_span {
+        "%d %b %H:%M"
+    } else {
+        "%d %b %Y"
+    };
     let labels: Vec<String> = points
         .iter()
-        .map(|p| p.at.format("%d %b %Y").to_string())
+        .map(|p| p.at.format(label_format).to_string())
         .collect();
     let trend_svg = charts::lines(
         "Devices over time",

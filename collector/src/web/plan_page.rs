@@ -60,8 +60,10 @@ fn short_money(v: f64) -> String {
     let pounds = v / 100.0;
     if pounds >= 1_000_000.0 {
         format!("£{:.1}m", pounds / 1_000_000.0)
-    } else if pounds >= 1_000.0 {
+    } else if pounds >= 10_000.0 {
         format!("£{:.0}k", pounds / 1_000.0)
+    } else if pounds >= 1_000.0 {
+        format!("£{:.1}k", pounds / 1_000.0)
     } else {
         format!("£{pounds:.0}")
     }
