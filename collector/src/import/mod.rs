@@ -6,7 +6,12 @@
 //! (never a panic). The format is detected from the content; the origin (a file name) is only a
 //! hint and a label for people.
 
+mod common;
+pub mod detect;
+pub mod qfe;
 pub mod record;
+pub mod systeminfo;
+pub mod text;
 
 use chrono::{DateTime, Utc};
 
@@ -23,8 +28,7 @@ pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 /// used as a hint and recorded in each record; `now` is the import time, used where the file
 /// has no time of its own.
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
-    let _ = (origin, now);
-    if bytes.is_empty() {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ImportError::Empty);
     }
     if bytes.len() > MAX_IMPORT_BYTES {
@@ -33,7 +37,65 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
             max: MAX_IMPORT_BYTES,
         });
     }
-    Err(ImportError::Unsupported(
-        "no importer is available yet".into(),
-    ))
+    match detect::detect(bytes, origin)? {
+        Format::Systeminfo => systeminfo::parse(bytes, origin, now),
+        Format::Qfe => qfe::parse(bytes, origin, now),
+        other => Err(ImportError::Unsupported(format!(
+            "{} files are recognised but not imported yet",
+            other.as_str()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().expect("time")
+    }
+
+    #[test]
+    fn empty_huge_and_garbage_are_refused() {
+        assert_eq!(parse(b"", "x", now()), Err(ImportError::Empty));
+        assert_eq!(parse(b"  \r\n", "x", now()), Err(ImportError::Empty));
+        let huge = vec![b'a'; MAX_IMPORT_BYTES + 1];
+        assert!(matches!(
+            parse(&huge, "x", now()),
+            Err(ImportError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            parse(
+                b"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00",
+                "x",
+                now()
+            ),
+            Err(ImportError::NotText(_))
+        ));
+        assert!(matches!(
+            parse(b"just some notes\nnothing to import\n", "notes.txt", now()),
+            Err(ImportError::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn the_file_name_does_not_decide_the_format() {
+        let si = "Host Name:   PC1\r\nOS Name:     Microsoft Windows 7 Professional\r\nOS Version:  6.1.7601 Service Pack 1 Build 7601\r\nSystem Type: x64-based PC\r\n";
+        let p = parse(si.as_bytes(), "scan.xml", now()).expect("systeminfo under any name");
+        assert_eq!(p.format, Format::Systeminfo);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = parse(&bytes, "fuzz", now());
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "(\\PC|\\r|\\n| {2,8}|:|\\[01\\]|KB[0-9]{7}|Host Name|OS Version|HotFixID|,|\")*") {
+            let _ = parse(s.as_bytes(), "fuzz", now());
+        }
+    }
 }
