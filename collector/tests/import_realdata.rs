@@ -596,6 +596,85 @@ fn every_real_qfe_capture_parses_to_the_expected_values() {
     }
 }
 
+#[test]
+fn every_real_nmap_scan_parses_or_is_refused_with_a_reason() {
+    let Some(root) = realdata() else {
+        println!("skipped: ../shared/realdata not present");
+        return;
+    };
+    let dir = root.join("nmap");
+    let mut imported = 0;
+    let mut hosts = 0;
+    let mut refused = Vec::new();
+    for f in files(&dir) {
+        let rel = rel(&dir, &f);
+        let bytes = std::fs::read(&f).expect("read");
+        match import::parse(&bytes, &rel, now()) {
+            Ok(p) => {
+                assert_eq!(p.format, Format::Nmap, "{rel}");
+                assert!(!p.records.is_empty(), "{rel}");
+                for r in &p.records {
+                    assert_eq!(r.source, Source::Nmap);
+                    assert!(
+                        !r.identity.ips.is_empty() || !r.identity.macs.is_empty(),
+                        "{rel}: a host without an address"
+                    );
+                    assert!(r.origin.starts_with(&rel), "{rel}: {}", r.origin);
+                }
+                imported += 1;
+                hosts += p.records.len();
+            }
+            Err(e) => {
+                assert!(!e.to_string().trim().is_empty(), "{rel}: empty reason");
+                refused.push(format!("{rel}: {e}"));
+            }
+        }
+    }
+    println!("nmap: {imported} files imported ({hosts} hosts), refused: {refused:#?}");
+    assert!(
+        imported >= 30,
+        "only {imported} scans imported; refused: {refused:#?}"
+    );
+
+    let one = |rel: &str| {
+        let bytes = std::fs::read(dir.join(rel)).expect("scan listed here exists");
+        import::parse(&bytes, rel, now()).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    };
+    // HTB "Blue": Windows 7 SP1 by smb-os-discovery, scanned 2020-02-18.
+    let blue = one("1nj3ct10n__HackTheBox/htb-blue/nmap.xml");
+    let r = &blue.records[0];
+    assert_eq!(r.identity.ips[0].to_string(), "10.10.10.40");
+    assert_eq!(r.identity.host_name.as_deref(), Some("haris-PC"));
+    assert_eq!(r.report.os.build.as_deref(), Some("7601"));
+    assert_eq!(r.report.os.version.as_deref(), Some("6.1"));
+    assert_eq!(r.report.os.service_pack.as_deref(), Some("Service Pack 1"));
+    assert_eq!(r.observed_at.to_rfc3339(), "2020-02-18T18:57:19+00:00");
+    // The same box scanned with smb-vuln-ms17-010: VULNERABLE is evidence for the engine.
+    let blue2 = one("michoo__sec-learning/2_Windows/Blue/nmap/initial.xml");
+    assert!(blue2.records[0].evidence.iter().any(|e| matches!(
+        e,
+        ward_collector::risk::ExtraEvidence::Ms17010Vulnerable { .. }
+    )));
+    // Dionaea's emulated XP: SMBv1 offered, MS17-010 vulnerable, MAC from the scan.
+    let xp = one("savon-noir__python-libnmap/libnmap/test/files/dionaea_scan.xml");
+    let r = &xp.records[0];
+    assert_eq!(r.report.os.name.as_deref(), Some("Windows XP"));
+    assert_eq!(r.report.os.build.as_deref(), Some("2600"));
+    assert_eq!(r.identity.host_name.as_deref(), Some("HOMEUSER-3AF6FE"));
+    assert_eq!(r.identity.macs, ["02:42:AC:1C:01:03"]);
+    let import::SourceDetail::Nmap(d) = &r.detail else {
+        panic!("nmap detail")
+    };
+    assert_eq!(d.smb1_offered, Some(true));
+    assert_eq!(d.ms17_010, Some(import::Ms17Verdict::Vulnerable));
+    // A domain controller: FQDN and domain from smb-os-discovery.
+    let forest = one("1nj3ct10n__HackTheBox/htb-forest/nmap.xml");
+    let r = &forest.records[0];
+    assert_eq!(r.identity.fqdn.as_deref(), Some("FOREST.htb.local"));
+    assert_eq!(r.identity.domain.as_deref(), Some("htb.local"));
+    assert_eq!(r.report.os.build.as_deref(), Some("14393"));
+}
+
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];

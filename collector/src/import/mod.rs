@@ -6,8 +6,11 @@
 //! (never a panic). The format is detected from the content; the origin (a file name) is only a
 //! hint and a label for people.
 
+pub mod ad;
 mod common;
 pub mod detect;
+pub mod nmap;
+pub mod probe;
 pub mod qfe;
 pub mod record;
 pub mod systeminfo;
@@ -40,10 +43,9 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
     match detect::detect(bytes, origin)? {
         Format::Systeminfo => systeminfo::parse(bytes, origin, now),
         Format::Qfe => qfe::parse(bytes, origin, now),
-        other => Err(ImportError::Unsupported(format!(
-            "{} files are recognised but not imported yet",
-            other.as_str()
-        ))),
+        Format::Nmap => nmap::parse(bytes, origin, now),
+        Format::Ad => ad::parse(bytes, origin, now),
+        Format::Probe => probe::parse(bytes, origin, now),
     }
 }
 
