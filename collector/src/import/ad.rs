@@ -213,8 +213,11 @@ fn time_value(v: &str, order: DateOrder) -> Option<DateTime<Utc>> {
     if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) && v.len() >= 15 {
         return common::filetime(v.parse().ok()?);
     }
-    if v.len() >= 14 && v.ends_with('Z') && v[..14].chars().all(|c| c.is_ascii_digit()) {
-        let d = chrono::NaiveDateTime::parse_from_str(&v[..14], "%Y%m%d%H%M%S").ok()?;
+    if let Some(head) = v.get(..14)
+        && v.ends_with('Z')
+        && head.chars().all(|c| c.is_ascii_digit())
+    {
+        let d = chrono::NaiveDateTime::parse_from_str(head, "%Y%m%d%H%M%S").ok()?;
         return Some(d.and_utc());
     }
     common::parse_datetime(v, order)

@@ -88,11 +88,52 @@ mod tests {
         assert_eq!(p.format, Format::Systeminfo);
     }
 
+    #[test]
+    fn truncated_and_wrongly_encoded_files() {
+        // systeminfo cut in the middle of its hotfix list: the host and what came before stay.
+        let si = "Host Name:   PC1\r\nOS Name:     Microsoft Windows 7 Professional\r\nOS Version:  6.1.7601 Service Pack 1 Build 7601\r\nSystem Type: x64-based PC\r\nHotfix(s):   3 Hotfix(s) Installed.\r\n             [01]: KB4012212\r\n             [0";
+        let p = parse(si.as_bytes(), "cut.txt", now()).expect("cut systeminfo");
+        assert_eq!(p.records[0].report.patches.installed.len(), 1);
+        // nmap XML that says UTF-8 but holds Latin-1 bytes: refused, nothing half-read.
+        let xml = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?><nmaprun start=\"1\"><host><status state=\"up\"/><address addr=\"10.0.0.1\" addrtype=\"ipv4\"/><hostnames><hostname name=\"caf\xe9\"/></hostnames></host></nmaprun>";
+        let err = parse(xml, "latin1.xml", now()).expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                ImportError::Invalid {
+                    format: Format::Nmap,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // A probe report cut short is refused, not guessed at.
+        assert!(parse(b"{\"schema_version\":1,\"report_id\":\"", "cut.json", now()).is_err());
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
             let _ = parse(&bytes, "fuzz", now());
+        }
+
+        #[test]
+        fn nmap_like_input_never_panics(body in "(<host>|</host>|<address addr=\"10.0.0.[0-9]\" addrtype=\"(ipv4|mac)\"/>|<status state=\"(up|down)\"/>|<hostscript>|<script id=\"smb-(vuln-ms17-010|os-discovery|protocols)\" output=\"[A-Za-z :]*\">|</script>|<elem key=\"(os|server|fqdn|state)\">[A-Za-z0-9. ]*</elem>|<table key=\"dialects\">|</table>|&amp;|&#x[0-9a-f]{1,6};|&[a-z]{1,4};|<!DOCTYPE x>|\\PC)*") {
+            let doc = format!("<nmaprun start=\"1\">{body}</nmaprun>");
+            let _ = nmap::parse(doc.as_bytes(), "fuzz", now());
+        }
+
+        #[test]
+        fn ad_like_input_never_panics(body in "([A-Za-z0-9=,;\"\r\n .$éж]|True|False|1[0-9]{17}|20[0-9]{12}\\.0Z|[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4})*") {
+            let doc = format!("Name,DNSHostName,OperatingSystem,OperatingSystemVersion,LastLogonTimestamp,Enabled,userAccountControl,whenCreated\r\n{body}");
+            let _ = ad::parse(doc.as_bytes(), "fuzz", now());
+        }
+
+        #[test]
+        fn qfe_like_input_never_panics(body in "([A-Za-z0-9/\\\\ \r\n,\"=]|KB[0-9]{6}|HotFixID|CSName|InstalledOn|[0-9a-f]{16}|Администратор)*") {
+            let doc = format!("Caption  CSName  HotFixID  InstalledOn\r\n{body}");
+            let _ = qfe::parse(doc.as_bytes(), "fuzz", now());
         }
 
         #[test]
