@@ -1,5 +1,7 @@
 //! The agent's configuration file (`STATE/ward-agent.toml` or `--config FILE`). Every key is
-//! optional; unknown keys are rejected with their name.
+//! optional; unknown keys are rejected with their name. `WARD_*` environment variables override
+//! the file and `--set KEY=VALUE` flags override both ([`crate::config_layers`]);
+//! docs/configuration.md lists every key.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use ward_shared::Tags;
 
+use crate::config_layers::Kind;
 use crate::spool::SpoolLimits;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,21 +56,67 @@ pub enum ConfigError {
     Parse(String, toml::de::Error),
     #[error("{0}: {1}")]
     Invalid(String, &'static str),
+    #[error("{0}: {1}")]
+    Override(String, String),
+}
+
+fn overrides_named(env: &[String], sets: &[String]) -> String {
+    let mut names: Vec<String> = env.to_vec();
+    names.extend(sets.iter().map(|s| format!("--set {s}")));
+    names.join(", ")
 }
 
 impl AgentConfig {
-    /// Reads `path`; when `required` is false a missing file means all defaults.
+    /// Reads `path` (when `required` is false a missing file means all defaults), then applies
+    /// the `WARD_*` environment variables.
     pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
+        Self::load_layered(path, required, std::env::vars(), &[]).map(|(config, _)| config)
+    }
+
+    /// Every key that can be set, as (dotted path, kind), for the environment and `--set`.
+    pub fn keys() -> Vec<(String, Kind)> {
+        let defaults = toml::Table::try_from(Self::default()).unwrap_or_default();
+        crate::config_layers::keys(
+            &defaults,
+            &[
+                ("tags.site", Kind::Text),
+                ("tags.department", Kind::Text),
+                ("tags.clinical", Kind::Boolean),
+            ],
+        )
+    }
+
+    /// The file, then the `WARD_*` variables among `vars`, then `sets` (`KEY=VALUE`), then the
+    /// checks. Returns the config and the variables that changed it.
+    pub fn load_layered(
+        path: &Path,
+        required: bool,
+        vars: impl IntoIterator<Item = (String, String)>,
+        sets: &[String],
+    ) -> Result<(Self, Vec<String>), ConfigError> {
         let name = path.display().to_string();
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Self::default());
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
             Err(e) => return Err(ConfigError::Read(name, e)),
         };
-        let config: Self =
+        // The file alone first: its errors carry line numbers.
+        toml::from_str::<Self>(&text).map_err(|e| ConfigError::Parse(name.clone(), e))?;
+        let mut table: toml::Table =
             toml::from_str(&text).map_err(|e| ConfigError::Parse(name.clone(), e))?;
+        let keys = Self::keys();
+        let applied = crate::config_layers::apply_env(&mut table, &keys, vars)
+            .map_err(|e| ConfigError::Override(name.clone(), e))?;
+        crate::config_layers::apply_sets(&mut table, &keys, sets)
+            .map_err(|e| ConfigError::Override(name.clone(), e))?;
+        let config: Self = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                ConfigError::Override(
+                    name.clone(),
+                    format!("after {}: {}", overrides_named(&applied, sets), e.message()),
+                )
+            })?;
         if config.interval_secs < 60 {
             return Err(ConfigError::Invalid(
                 name,
@@ -80,7 +129,7 @@ impl AgentConfig {
                 "spool_max_reports must be at least 1",
             ));
         }
-        Ok(config)
+        Ok((config, applied))
     }
 
     pub fn tags(&self) -> Tags {
@@ -190,6 +239,50 @@ mod tests {
         let parsed: AgentConfig = toml::from_str(&uncommented).unwrap();
         assert_eq!(parsed.interval_secs, AgentConfig::default().interval_secs);
         assert_eq!(parsed.tags.clinical, Some(true));
+    }
+
+    #[test]
+    fn env_then_flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.toml");
+        std::fs::write(&path, "interval_secs = 600\n[tags]\nsite = \"North\"\n").unwrap();
+        let vars = [
+            ("WARD_TAGS__SITE", "South"),
+            ("WARD_TAGS__CLINICAL", "true"),
+            ("WARD_JITTER_SECS", "5"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let (config, applied) =
+            AgentConfig::load_layered(&path, true, vars, &["interval_secs=900".to_owned()])
+                .unwrap();
+        assert_eq!(applied.len(), 3);
+        assert_eq!(config.interval_secs, 900);
+        assert_eq!(config.jitter_secs, 5);
+        assert_eq!(config.tags.site.as_deref(), Some("South"));
+        assert_eq!(config.tags.clinical, Some(true));
+        let err = AgentConfig::load_layered(&path, true, [], &["interval=1".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`interval`"), "{err}");
+    }
+
+    /// docs/configuration.md names every key, so nothing settable is undocumented.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/configuration.md"
+        ))
+        .unwrap();
+        let missing: Vec<String> = AgentConfig::keys()
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| !doc.contains(&format!("`{path}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/configuration.md lacks {missing:?}"
+        );
     }
 
     #[test]

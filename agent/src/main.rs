@@ -68,6 +68,15 @@ enum Command {
         /// Collect and deliver once; exit 0 only if everything was acknowledged.
         #[arg(long)]
         once: bool,
+        /// Override a config key for this run, e.g. `--set tags.site=North` (repeatable; over
+        /// the file and WARD_* variables).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
     },
     /// Manage the Windows service (install, uninstall, start, stop).
     Service {
@@ -76,12 +85,40 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a config file (with the WARD_* variables and --set flags applied): exit 0 and say
+    /// so, or exit 1 naming the key at fault.
+    Check {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Print a commented config file with every key at its default.
+    Default,
+}
+
 fn load_config(explicit: Option<&Path>, state: Option<&Path>) -> anyhow::Result<AgentConfig> {
-    Ok(match (explicit, state) {
-        (Some(path), _) => AgentConfig::load(path, true)?,
-        (None, Some(dir)) => AgentConfig::load(&dir.join(CONFIG_FILE), false)?,
-        (None, None) => AgentConfig::default(),
-    })
+    load_config_with(explicit, state, &[])
+}
+
+/// The config file (explicit, else STATE/ward-agent.toml when present), then WARD_*, then `sets`.
+fn load_config_with(
+    explicit: Option<&Path>,
+    state: Option<&Path>,
+    sets: &[String],
+) -> anyhow::Result<AgentConfig> {
+    let (path, required) = match (explicit, state) {
+        (Some(path), _) => (path.to_owned(), true),
+        (None, Some(dir)) => (dir.join(CONFIG_FILE), false),
+        // No file: the defaults, still under WARD_* and --set.
+        (None, None) => (PathBuf::from("(no config file)"), false),
+    };
+    let (config, applied) = AgentConfig::load_layered(&path, required, std::env::vars(), sets)?;
+    if !applied.is_empty() {
+        tracing::info!(variables = ?applied, "configuration overridden from the environment");
+    }
+    Ok(config)
 }
 
 fn init_logging(format: LogFormat) {
@@ -143,12 +180,29 @@ async fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config {
+            action: ConfigCommand::Check { file, sets },
+        } => {
+            let (_, applied) = AgentConfig::load_layered(&file, true, std::env::vars(), &sets)?;
+            println!("{}: ok", file.display());
+            if !applied.is_empty() {
+                println!("overridden by: {}", applied.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            action: ConfigCommand::Default,
+        } => {
+            print!("{}", AgentConfig::commented_default());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run {
             state,
             config,
             once,
+            sets,
         } => {
-            let config = load_config(config.as_deref(), Some(&state))?;
+            let config = load_config_with(config.as_deref(), Some(&state), &sets)?;
             let loaded = State::load(&state)?;
             let mut agent = Agent::new(loaded, config)?;
             if !once {

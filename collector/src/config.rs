@@ -1,11 +1,13 @@
 //! The collector's configuration: `DATA_DIR/ward-collector.toml`, every key optional, unknown keys
-//! rejected with their name. Command-line flags override the file.
+//! rejected with their name. `WARD_*` environment variables override the file and command-line
+//! flags override both ([`crate::config_layers`]); docs/configuration.md lists every key.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config_layers::Kind;
 use crate::store::Retention;
 
 pub const CONFIG_FILE: &str = "ward-collector.toml";
@@ -54,39 +56,113 @@ impl Default for Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    // The cause is in the message and deliberately not a `source`: error chains would print it twice.
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Parse {
         path: PathBuf,
-        #[source]
-        source: toml::de::Error,
+        error: toml::de::Error,
     },
     #[error("{path}: {problem}")]
     Invalid { path: PathBuf, problem: String },
 }
 
+/// A loaded configuration and the environment variables that changed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    pub config: Config,
+    pub env_applied: Vec<String>,
+}
+
 impl Config {
-    /// Reads `DATA_DIR/ward-collector.toml`; a missing file means all defaults.
+    /// Reads `DATA_DIR/ward-collector.toml` (a missing file means all defaults), then applies
+    /// the `WARD_*` environment variables.
     pub fn load(data_dir: &Path) -> Result<Self, ConfigError> {
-        let path = data_dir.join(CONFIG_FILE);
-        let text = match std::fs::read_to_string(&path) {
+        Self::load_layered(&data_dir.join(CONFIG_FILE), false, std::env::vars(), &[])
+            .map(|loaded| loaded.config)
+    }
+
+    /// Every key that can be set, as (dotted path, kind), for the environment and `--set`.
+    pub fn keys() -> Vec<(String, Kind)> {
+        let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
+        crate::config_layers::keys(&defaults, &[])
+    }
+
+    /// The file at `path` (when `required` is false a missing file means all defaults), then
+    /// the `WARD_*` variables among `vars`, then `sets` (`KEY=VALUE`), then the checks.
+    pub fn load_layered(
+        path: &Path,
+        required: bool,
+        vars: impl IntoIterator<Item = (String, String)>,
+        sets: &[String],
+    ) -> Result<Loaded, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => return Err(ConfigError::Read { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
+            Err(error) => {
+                return Err(ConfigError::Read {
+                    path: path.to_owned(),
+                    error,
+                });
+            }
         };
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.clone(),
-            source,
-        })?;
-        config
-            .check()
-            .map_err(|problem| ConfigError::Invalid { path, problem })?;
-        Ok(config)
+        let parse_error = |error| ConfigError::Parse {
+            path: path.to_owned(),
+            error,
+        };
+        let invalid = |problem| ConfigError::Invalid {
+            path: path.to_owned(),
+            problem,
+        };
+        // The file alone first: its errors carry line numbers.
+        toml::from_str::<Config>(&text).map_err(parse_error)?;
+        let file: toml::Table = toml::from_str(&text).map_err(parse_error)?;
+        let keys = Self::keys();
+        let vars: Vec<(String, String)> = vars.into_iter().collect();
+        let mut table = file.clone();
+        let env_applied = crate::config_layers::apply_env(&mut table, &keys, vars.iter().cloned())
+            .map_err(invalid)?;
+        crate::config_layers::apply_sets(&mut table, &keys, sets).map_err(invalid)?;
+        let config: Config = match toml::Value::Table(table).try_into() {
+            Ok(config) => config,
+            Err(e) => {
+                // Name the override at fault: the first that fails on its own.
+                let culprit = env_applied
+                    .iter()
+                    .find(|name| {
+                        let mut one = file.clone();
+                        let var = vars.iter().filter(|(k, _)| k == *name).cloned();
+                        crate::config_layers::apply_env(&mut one, &keys, var).is_ok()
+                            && toml::Value::Table(one).try_into::<Config>().is_err()
+                    })
+                    .cloned()
+                    .or_else(|| {
+                        sets.iter()
+                            .find(|set| {
+                                let mut one = file.clone();
+                                crate::config_layers::apply_sets(
+                                    &mut one,
+                                    &keys,
+                                    std::slice::from_ref(set),
+                                )
+                                .is_ok()
+                                    && toml::Value::Table(one).try_into::<Config>().is_err()
+                            })
+                            .map(|set| format!("--set {set}"))
+                    })
+                    .unwrap_or_else(|| "the overrides".to_owned());
+                return Err(invalid(format!("{culprit}: {}", e.message())));
+            }
+        };
+        config.check().map_err(invalid)?;
+        Ok(Loaded {
+            config,
+            env_applied,
+        })
     }
 
     fn check(&self) -> Result<(), String> {
@@ -186,6 +262,59 @@ mod tests {
         .unwrap();
         let err = Config::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn env_then_flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\nenroll_per_minute = 5\n").unwrap();
+        let vars = [
+            ("WARD_LISTEN", "0.0.0.0:8443"),
+            ("WARD_HISTORY_MAX_DAYS", "30"),
+            ("WARD_WEIGHTS__SMB1_ENABLED", "99"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let loaded =
+            Config::load_layered(&path, true, vars, &["history_max_days=7".to_owned()]).unwrap();
+        assert_eq!(loaded.config.listen.to_string(), "0.0.0.0:8443");
+        assert_eq!(loaded.config.enroll_per_minute, 5);
+        assert_eq!(loaded.config.history_max_days, 7);
+        assert_eq!(loaded.config.weights.smb1_enabled, 99);
+        assert_eq!(loaded.env_applied.len(), 3);
+
+        let bad = [("WARD_MAX_BODY_BYTES".to_owned(), "10".to_owned())];
+        let err = Config::load_layered(&path, true, bad, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_body_bytes must be at least 1024"),
+            "{err}"
+        );
+        let err = Config::load_layered(&path, true, [], &["lisen=1".to_owned()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+        assert!(Config::load_layered(&dir.path().join("none"), true, [], &[]).is_err());
+    }
+
+    /// docs/configuration.md names every key, so nothing settable is undocumented.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../docs/configuration.md"
+        ))
+        .unwrap();
+        let missing: Vec<String> = Config::keys()
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| !doc.contains(&format!("`{path}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "docs/configuration.md lacks {missing:?}"
+        );
     }
 
     #[test]

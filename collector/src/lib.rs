@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod charts;
 pub mod cli;
 pub mod config;
+pub mod config_layers;
 pub mod estate;
 pub mod export;
 pub mod import;

@@ -65,6 +65,15 @@ enum Command {
         /// Listen address (default from the config file, else 127.0.0.1:8443).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Override a config key for this run, e.g. `--set history_max_days=90` (repeatable;
+        /// over the file and WARD_* variables).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
     },
     /// The ranking: every device assessed, most urgent first, with the reason.
     Rank {
@@ -240,6 +249,19 @@ enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a config file (with the WARD_* variables and --set flags applied): exit 0 and say
+    /// so, or exit 1 naming the key at fault.
+    Check {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Print a commented config file with every key at its default.
+    Default,
+}
+
+#[derive(Debug, Subcommand)]
 enum CatalogCommand {
     /// Validate a catalog file and use it from the next start (a newer catalog without a rebuild).
     Import {
@@ -288,8 +310,8 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve { data, listen } => {
-            let server = Server::bind(&data, listen).await?;
+        Command::Serve { data, listen, sets } => {
+            let server = Server::bind_with(&data, listen, &sets).await?;
             tracing::info!(addr = %server.addr, data = %data.display(), "serving HTTPS");
             // Tests and scripts read this line to learn the port when listening on :0.
             println!("listening on https://{}", server.addr);
@@ -355,6 +377,23 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 CatalogCommand::Show { data } => cli::catalog_show(&data)?,
             };
             print!("{out}");
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigCommand::Check { file, sets },
+        } => {
+            let loaded =
+                ward_collector::config::Config::load_layered(&file, true, std::env::vars(), &sets)?;
+            println!("{}: ok", file.display());
+            if !loaded.env_applied.is_empty() {
+                println!("overridden by: {}", loaded.env_applied.join(", "));
+            }
+            Ok(())
+        }
+        Command::Config {
+            action: ConfigCommand::Default,
+        } => {
+            print!("{}", ward_collector::config::Config::commented_default());
             Ok(())
         }
         Command::Backup { data, out, server } => {

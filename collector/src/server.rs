@@ -30,7 +30,25 @@ pub struct Server {
 impl Server {
     /// Loads configuration, secrets and TLS material from `data_dir`, opens the store and binds.
     pub async fn bind(data_dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<Self> {
-        let config = Config::load(data_dir)?;
+        Self::bind_with(data_dir, listen, &[]).await
+    }
+
+    /// [`Server::bind`] with `--set KEY=VALUE` overrides (over the file and the environment).
+    pub async fn bind_with(
+        data_dir: &Path,
+        listen: Option<SocketAddr>,
+        sets: &[String],
+    ) -> anyhow::Result<Self> {
+        let loaded = Config::load_layered(
+            &data_dir.join(crate::config::CONFIG_FILE),
+            false,
+            std::env::vars(),
+            sets,
+        )?;
+        if !loaded.env_applied.is_empty() {
+            tracing::info!(variables = ?loaded.env_applied, "configuration overridden from the environment");
+        }
+        let config = loaded.config;
         let read = |name: &str| -> anyhow::Result<String> {
             let path = data_dir.join(name);
             secrets::read_secret(&path).with_context(|| {
