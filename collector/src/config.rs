@@ -31,6 +31,11 @@ pub struct Config {
     pub tls_cert: PathBuf,
     /// Server private key (PEM).
     pub tls_key: PathBuf,
+    /// A separate plain-HTTP address serving only `GET /metrics`, without a token (for a
+    /// Prometheus on loopback or a management network). `None`: `/metrics` is served on the
+    /// HTTPS listener only, with the admin token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Risk weights (`[weights]`); see docs/risk-model.md for each one and why.
     pub weights: crate::risk::Weights,
     /// Unit costs for the budget plan (`[costs]`, pence); replace the defaults with the trust's.
@@ -48,6 +53,7 @@ impl Default for Config {
             enroll_per_minute: 30,
             tls_cert: PathBuf::from("tls/server.pem"),
             tls_key: PathBuf::from("tls/server-key.pem"),
+            metrics_listen: None,
             weights: crate::risk::Weights::default(),
             costs: crate::plan::UnitCosts::default(),
         }
@@ -89,7 +95,7 @@ impl Config {
     /// Every key that can be set, as (dotted path, kind), for the environment and `--set`.
     pub fn keys() -> Vec<(String, Kind)> {
         let defaults = toml::Table::try_from(Config::default()).unwrap_or_default();
-        crate::config_layers::keys(&defaults, &[])
+        crate::config_layers::keys(&defaults, &[("metrics_listen", Kind::Text)])
     }
 
     /// The file at `path` (when `required` is false a missing file means all defaults), then
@@ -209,6 +215,9 @@ impl Config {
              # Server certificate chain and key (PEM), relative to the data directory.\n\
              # tls_cert = \"{}\"\n\
              # tls_key = \"{}\"\n\n\
+             # GET /metrics (Prometheus) is on the HTTPS listener with the admin token. To serve it\n\
+             # without a token on a separate plain-HTTP address, set metrics_listen, for example to\n\
+             # \"127.0.0.1:9464\" (keep it on loopback or a management network).\n\n\
              # Risk weights and plan unit costs: tables [weights] and [costs], every key optional.\n\
              # The keys, their defaults and their sources are in docs/risk-model.md.\n",
             d.listen,

@@ -12,6 +12,7 @@ pub mod estate;
 pub mod export;
 pub mod import;
 pub mod init;
+pub mod metrics;
 pub mod plan;
 pub mod quickstart;
 pub mod risk;

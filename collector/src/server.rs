@@ -25,6 +25,8 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     tls: rustls::ServerConfig,
     app: axum::Router,
+    /// The plain-HTTP metrics listener (`metrics_listen`) and its router.
+    metrics: Option<(TcpListener, axum::Router)>,
 }
 
 impl Server {
@@ -98,6 +100,16 @@ impl Server {
             },
             web: crate::web::WebState::default(),
         });
+        let metrics = match config.metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?;
+                tracing::info!(addr = %listener.local_addr()?, "serving GET /metrics over plain HTTP");
+                Some((listener, api::ops::metrics_router(state.clone())))
+            }
+            None => None,
+        };
         let addr = listen.unwrap_or(config.listen);
         let listener = TcpListener::bind(addr)
             .await
@@ -109,12 +121,29 @@ impl Server {
             store,
             tls,
             app: api::app(state),
+            metrics,
         })
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests and flushes the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let stop_metrics = std::sync::Arc::new(tokio::sync::Notify::new());
+        let metrics = self.metrics.map(|(listener, router)| {
+            let stop = stop_metrics.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.notified().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
         crate::tls::serve(self.listener, self.tls, self.app, shutdown).await?;
+        stop_metrics.notify_one();
+        if let Some(task) = metrics {
+            let _ = task.await;
+        }
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await??;
         tracing::info!("store flushed; stopped");

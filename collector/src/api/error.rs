@@ -100,6 +100,10 @@ impl IntoResponse for ApiError {
             detail: self.to_string(),
         };
         let mut response = (status, Json(body)).into_response();
+        // For the metrics middleware: rejections by reason.
+        response
+            .extensions_mut()
+            .insert(crate::metrics::ErrorCode(self.code()));
         if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

@@ -55,7 +55,7 @@ pub struct AppState {
 }
 
 pub fn app(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(wire::HEALTH_PATH, get(health))
         .route(wire::ENROLL_PATH, post(enroll))
         .route(wire::REPORTS_PATH, post(post_report))
@@ -78,11 +78,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .route("/api/v1/admin/backup", post(ops::backup))
+        .route("/metrics", get(ops::metrics))
         .merge(auth_api::routes())
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn(crate::metrics::track));
+    ops::with_request_ids(router)
 }
 
 async fn not_found() -> ApiError {
@@ -239,6 +242,7 @@ async fn post_report(
         PutOutcome::Stored => AckStatus::Stored,
         PutOutcome::Duplicate => AckStatus::Duplicate,
     };
+    crate::metrics::METRICS.report_received(outcome == PutOutcome::Stored);
     tracing::debug!(agent = %agent.id, report = %report_id, ?status, "report acknowledged");
     Ok(Json(ReportAck {
         report_id,

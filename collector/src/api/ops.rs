@@ -104,3 +104,140 @@ impl hyper::body::Body for ChannelBody {
             .map(|chunk| chunk.map(|r| r.map(Frame::data)))
     }
 }
+
+/// `GET /metrics` on the API listener: Prometheus text, admin token required.
+pub async fn metrics(_: Admin, State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    metrics_response(state).await
+}
+
+async fn metrics_response(state: Arc<AppState>) -> Result<Response, ApiError> {
+    let store = state.store.clone();
+    let stale_days = state.risk.weights.stale_after_days;
+    let text = super::blocking(move || {
+        Ok(crate::metrics::render(
+            store.as_ref(),
+            stale_days,
+            chrono::Utc::now(),
+        )?)
+    })
+    .await?;
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+        .body(Body::from(text))
+        .map_err(|e| ApiError::Internal(format!("metrics response: {e}")))
+}
+
+/// The router of the separate metrics listener (`metrics_listen`): only `GET /metrics`, no
+/// token; bind it to loopback or a management network.
+pub fn metrics_router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<Arc<AppState>>| metrics_response(state)),
+        )
+        .with_state(state)
+}
+
+/// Request ids and request logs: every request gets an `x-request-id` (the client's, else a
+/// new UUID), logged in a `request` span with the method and path, and returned on the
+/// response; each answer is logged once with its status and latency.
+pub fn with_request_ids(router: axum::Router) -> axum::Router {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::{DefaultOnResponse, TraceLayer};
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|request: &axum::extract::Request| {
+                        let id = request
+                            .headers()
+                            .get("x-request-id")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!(
+                            "request",
+                            id = %id,
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                        )
+                    })
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::super::app;
+    use super::super::tests::{ADMIN, Harness};
+
+    #[tokio::test]
+    async fn metrics_need_the_token_and_count_rejections_with_request_ids() {
+        let h = Harness::new();
+        let agent = h.enroll().await;
+        let (status, _) = h
+            .post_report(&agent.agent_key, b"{not json".to_vec(), false)
+            .await;
+        assert!(status.is_client_error());
+
+        let get = |token: Option<&str>| {
+            let mut request = Request::get("/metrics").header("x-request-id", "test-id-1");
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            app(h.state.clone()).oneshot(request.body(axum::body::Body::empty()).unwrap())
+        };
+        let refused = get(None).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+        let response = get(Some(ADMIN)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["x-request-id"], "test-id-1");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let text = String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        for needle in [
+            "ward_reports_rejected_total{reason=\"",
+            "ward_enrollments_total{outcome=\"accepted\"} ",
+            "ward_ingest_duration_seconds_count ",
+            "ward_devices{state=\"active\"} 0",
+            "ward_agents{state=\"active\"} 1",
+            "ward_store_reports 0",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in:\n{text}");
+        }
+
+        // Every answer carries a request id, a new one when the client sent none.
+        let response = app(h.state.clone())
+            .oneshot(
+                Request::get(ward_shared::api::HEALTH_PATH)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"].len(), 36);
+    }
+}

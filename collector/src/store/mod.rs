@@ -213,12 +213,25 @@ pub trait Store: auth::AuthStore + Send + Sync + 'static {
     /// Writes a consistent snapshot of the whole store (every tree, every key) to `sink`:
     /// everything acknowledged before the call is in it. See [`backup`] for the format. Blocks:
     /// not for async threads. The default says this store cannot be backed up.
+    /// Sizes for the metrics.
+    fn sizes(&self) -> StoreSizes {
+        StoreSizes::default()
+    }
+
     fn backup(&self, sink: &mut dyn backup::BackupSink) -> Result<BackupStats, StoreError> {
         let _ = sink;
         Err(StoreError::Format(
             "this store keeps nothing on disk; there is nothing to back up".to_owned(),
         ))
     }
+}
+
+/// Sizes for the metrics; `None` where a store has no such thing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreSizes {
+    pub on_disk_bytes: Option<u64>,
+    /// Writes queued and not yet answered.
+    pub write_queue: Option<u64>,
 }
 
 /// What [`Store::backup`] copied.

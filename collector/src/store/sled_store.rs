@@ -145,7 +145,7 @@ use super::backup::BackupSink;
 use super::common::{DeviceRow, HistoryPos, ReportFacts, next_summary, plan_retention};
 use super::{
     AgentRecord, BackupStats, DeviceSummary, ExceptionRecord, KeyHash, PutAnswer, PutOutcome,
-    RawEncoding, RawReport, Retention, Store, StoreError, StoredReport,
+    RawEncoding, RawReport, Retention, Store, StoreError, StoreSizes, StoredReport,
 };
 
 /// The on-disk format this build writes and the newest it reads.
@@ -217,6 +217,8 @@ struct Trees {
 
 #[derive(Debug, Default)]
 struct Stats {
+    /// Jobs sent to the committer and not yet taken by it.
+    queued: AtomicU64,
     flushes: AtomicU64,
     jobs: AtomicU64,
     apply_nanos: AtomicU64,
@@ -301,11 +303,13 @@ impl SledStore {
     /// Blocks: not for async threads.
     fn submit<T>(&self, make: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         let (reply, answer) = oneshot::channel();
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
         let sent = self
             .jobs
             .as_ref()
             .is_some_and(|jobs| jobs.send(make(reply)).is_ok());
         if !sent {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
             return Err(committer_gone());
         }
         answer
@@ -318,7 +322,12 @@ impl SledStore {
         let Some(jobs) = self.jobs.as_ref() else {
             return Err(committer_gone());
         };
-        match jobs.try_send(job) {
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = jobs.try_send(job);
+        if sent.is_err() {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        match sent {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(StoreError::Busy),
             Err(TrySendError::Disconnected(_)) => Err(committer_gone()),
@@ -594,6 +603,13 @@ impl Store for SledStore {
         Ok(removed)
     }
 
+    fn sizes(&self) -> StoreSizes {
+        StoreSizes {
+            on_disk_bytes: self.trees.db.size_on_disk().ok(),
+            write_queue: Some(self.stats.queued.load(Ordering::Relaxed)),
+        }
+    }
+
     fn backup(&self, sink: &mut dyn BackupSink) -> Result<BackupStats, StoreError> {
         // Pause the committer after everything queued so far is durable; the pause lasts
         // until `resume` is dropped, at the end of this function (or on an error).
@@ -755,6 +771,15 @@ impl Committer {
                 bytes += job.bytes();
                 batch.push(job);
             }
+            // Senders count a job before sending it, so this never goes below zero; saturating
+            // all the same.
+            let taken = batch.len() as u64;
+            let _ = self
+                .stats
+                .queued
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                    Some(q.saturating_sub(taken))
+                });
             let results = self.apply(&batch);
             let flush_started = Instant::now();
             // Flush even when the transaction failed: `flush` jobs and the rest of the batch
