@@ -223,3 +223,97 @@ fn damaged_backup_is_refused() {
     assert!(!out.status.success());
     assert!(!target.exists(), "a refused restore must write nothing");
 }
+
+/// A new server certificate from the same CA, picked up on restart: the agent enrolled
+/// before the rotation keeps reporting (it trusts the CA, not the certificate).
+#[tokio::test(flavor = "multi_thread")]
+async fn certificate_rotation_keeps_agents_reporting() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_collector(&data, None).unwrap();
+    let c = Collector::start(&data, 0).unwrap();
+    let port = c.port;
+    let state = dir.path().join("agent");
+    assert!(enroll(&c, &state).status.success());
+    let s = state.to_string_lossy().into_owned();
+    let out = ward_tests::agent(&["run", "--once", "--state", &s]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(c.stop().unwrap().code(), Some(0));
+
+    // Rotate: the old pair aside, `init` issues a new one from the existing CA.
+    let old_cert = std::fs::read(data.join("tls/server.pem")).unwrap();
+    let ca = std::fs::read(data.join("tls/ca.pem")).unwrap();
+    for name in ["server.pem", "server-key.pem"] {
+        std::fs::rename(
+            data.join("tls").join(name),
+            data.join("tls").join(format!("{name}.old")),
+        )
+        .unwrap();
+    }
+    let out = collector_cli(&["init", "--data", &data.to_string_lossy()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(
+        std::fs::read(data.join("tls/server.pem")).unwrap(),
+        old_cert
+    );
+    assert_eq!(std::fs::read(data.join("tls/ca.pem")).unwrap(), ca);
+
+    let c = Collector::start(&data, port).unwrap();
+    let out = ward_tests::agent(&["run", "--once", "--state", &s]);
+    assert!(out.status.success(), "after rotation: {}", stderr(&out));
+    assert_eq!(c.stored_reports().await.unwrap(), 2);
+    assert_eq!(c.stop().unwrap().code(), Some(0));
+}
+
+/// SIGTERM to a running agent: it finishes (the report is delivered or stays spooled) and
+/// exits 0; nothing is lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn agent_sigterm_exits_cleanly_and_keeps_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_collector(&data, None).unwrap();
+    let c = Collector::start(&data, 0).unwrap();
+    let state = dir.path().join("agent");
+    assert!(enroll(&c, &state).status.success());
+    let s = state.to_string_lossy().into_owned();
+    let mut child = Command::new(bin("ward-agent"))
+        .args(["run", "--state", &s, "--set", "interval_secs=3600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.stored_reports().await.unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the agent did not report");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "agent exit after SIGTERM");
+    assert!(ward_tests::spooled_ids(&state).is_empty());
+
+    // With the collector gone, the report collected before SIGTERM stays in the spool.
+    assert_eq!(c.stop().unwrap().code(), Some(0));
+    let mut child = Command::new(bin("ward-agent"))
+        .args(["run", "--state", &s, "--set", "interval_secs=3600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ward_tests::spooled_ids(&state).is_empty() {
+        assert!(Instant::now() < deadline, "nothing spooled");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(ward_tests::spooled_ids(&state).len(), 1);
+}
