@@ -88,21 +88,31 @@ fn install(
     let service = manager
         .create_service(&info, ServiceAccess::CHANGE_CONFIG | ServiceAccess::START)
         .context("cannot create the service")?;
-    service.set_description(
-        "Reports this PC's OS, patches, hardware and security settings to the Ward collector",
-    )?;
-    set_recovery(&service)?;
-    register_event_source()?;
-    if server.is_some() {
-        let hklm = winreg::RegKey::predef(winreg::enums::HKEY_LOCAL_MACHINE);
-        let (key, _) = hklm.create_subkey(SETTINGS_KEY)?;
-        for (name, value) in [("Server", server), ("EnrollSecret", secret), ("CA", ca)] {
-            if let Some(value) = value {
-                key.set_value(name, &value)?;
+    let configured = (|| -> anyhow::Result<()> {
+        service.set_description(
+            "Reports this PC's OS, patches, hardware and security settings to the Ward collector",
+        )?;
+        set_recovery(&service)?;
+        register_event_source()?;
+        if server.is_some() {
+            let hklm = winreg::RegKey::predef(winreg::enums::HKEY_LOCAL_MACHINE);
+            let (key, _) = hklm.create_subkey(SETTINGS_KEY)?;
+            for (name, value) in [("Server", server), ("EnrollSecret", secret), ("CA", ca)] {
+                if let Some(value) = value {
+                    key.set_value(name, &value)?;
+                }
             }
         }
+        prepare_state_dir(&super::default_state_dir())
+    })();
+    if let Err(e) = configured {
+        // A half-configured service would start without its settings: take it away again.
+        drop(service);
+        if let Ok(service) = open(ServiceAccess::DELETE) {
+            let _ = service.delete();
+        }
+        return Err(e.context("the service was not installed"));
     }
-    prepare_state_dir(&super::default_state_dir())?;
     eprintln!("{SERVICE_NAME} installed; start it with `ward-agent service start`");
     Ok(())
 }
@@ -121,9 +131,22 @@ fn set_recovery(service: &windows_service::service::Service) -> anyhow::Result<(
             actions: Some(vec![restart.clone(), restart.clone(), restart]),
         })
         .context("cannot set the recovery actions")?;
-    service.set_failure_actions_on_non_crash_failures(true)?;
-    Ok(())
+    match service.set_failure_actions_on_non_crash_failures(true) {
+        Ok(()) => Ok(()),
+        // Windows has had this since Vista; Wine answers ERROR_INVALID_LEVEL. The restart on
+        // a crash above still applies, so say so and go on.
+        Err(windows_service::Error::Winapi(e)) if e.raw_os_error() == Some(ERROR_INVALID_LEVEL) => {
+            tracing::warn!(
+                "this system cannot restart the service after a failure exit, only after a crash"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e).context("cannot set the recovery actions for failure exits"),
+    }
 }
+
+/// What Windows answers to a ChangeServiceConfig2 information level it does not know.
+const ERROR_INVALID_LEVEL: i32 = 124;
 
 fn uninstall() -> anyhow::Result<()> {
     let service = open(ServiceAccess::QUERY_STATUS | ServiceAccess::STOP | ServiceAccess::DELETE)?;
