@@ -106,6 +106,11 @@ impl CostQuery {
             }
         }
         if let Some(text) = &self.esu {
+            if text.split(',').nth(3).is_some() {
+                return Err(ApiError::BadRequest(
+                    "esu: give one to three yearly prices, e.g. esu=48.19,96.38,192.76".into(),
+                ));
+            }
             let prices = text
                 .split(',')
                 .map(parse_pounds)

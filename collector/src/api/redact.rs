@@ -45,9 +45,46 @@ pub fn assessment(assessment: &mut Assessment) {
     }
 }
 
+/// A host name as finance sees it: an address is hidden, a name with a domain
+/// (`pc-1.trust.nhs.uk`) cut to its first label.
+pub fn host_label(name: &str) -> String {
+    let hidden = crate::export::network::redact(name);
+    if hidden == crate::export::network::HIDDEN {
+        return hidden;
+    }
+    match hidden.split_once('.') {
+        Some((first, _)) => first.to_owned(),
+        None => hidden,
+    }
+}
+
+/// A plan as finance sees it: device labels cut to their first label, free text without
+/// addresses.
+pub fn plan(plan: &mut crate::plan::Plan) {
+    for year in &mut plan.years {
+        for action in &mut year.actions {
+            action.label = host_label(&action.label);
+        }
+    }
+    for keep in &mut plan.esu {
+        keep.label = host_label(&keep.label);
+        keep.reason = crate::export::network::redact(&keep.reason);
+    }
+    for u in &mut plan.unfunded {
+        u.label = host_label(&u.label);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_network_field;
+    use super::{host_label, is_network_field};
+
+    #[test]
+    fn host_labels_lose_their_domain() {
+        assert_eq!(host_label("pc-1.trust.nhs.uk"), "pc-1");
+        assert_eq!(host_label("PACS-VIEW-07"), "PACS-VIEW-07");
+        assert!(!host_label("10.1.2.3").contains("10.1"));
+    }
 
     #[test]
     fn network_fields() {

@@ -182,8 +182,19 @@ pub fn plan_budget(
     })
 }
 
-/// Parses "250000" or "250000,200000.50" (pounds) into one amount per year.
+/// Parses "250000" or "250000,200000.50" (pounds) into one amount per year. Sizes come from the
+/// request, so both the count of amounts and `years` are checked against [`MAX_PLAN_YEARS`]
+/// before anything is allocated for them.
 pub fn parse_budget(text: &str, years: Option<usize>) -> Result<Vec<Money>, String> {
+    let out_of_range = || format!("give between 1 and {MAX_PLAN_YEARS} years of budget");
+    if let Some(n) = years
+        && (n == 0 || n > MAX_PLAN_YEARS)
+    {
+        return Err(out_of_range());
+    }
+    if text.split(',').nth(MAX_PLAN_YEARS).is_some() {
+        return Err(out_of_range());
+    }
     let amounts = text
         .split(',')
         .map(parse_pounds)
@@ -199,9 +210,7 @@ pub fn parse_budget(text: &str, years: Option<usize>) -> Result<Vec<Money>, Stri
         _ => amounts,
     };
     if amounts.is_empty() || amounts.len() > MAX_PLAN_YEARS {
-        return Err(format!(
-            "give between 1 and {MAX_PLAN_YEARS} years of budget"
-        ));
+        return Err(out_of_range());
     }
     Ok(amounts)
 }
@@ -235,9 +244,13 @@ pub async fn plan(
         estate::plan(&all, &unit_costs, &budget).map_err(|e| ApiError::BadRequest(e.to_string()))
     })
     .await?;
+    let mut result = result;
+    if !who.can(Permission::NetworkDetails) {
+        super::redact::plan(&mut result);
+    }
     if csv {
         let opts = ExportOptions {
-            include_network_details: true,
+            include_network_details: who.can(Permission::NetworkDetails),
             csv_bom: false,
         };
         let table = crate::export::plan::csv_table(&result, &opts);

@@ -1495,25 +1495,41 @@ mod tests {
             store.put_report(device, t0(), &r, None).unwrap();
             acked.push(r.report_id);
         }
+        // The writer publishes each acknowledged id; the backup starts only once some have been
+        // acknowledged, and the writer keeps going through it and after it.
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let during_ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let writer = {
-            let (store, stop) = (store.clone(), stop.clone());
+            let (store, stop, done, ids) = (
+                store.clone(),
+                stop.clone(),
+                done.clone(),
+                during_ids.clone(),
+            );
             std::thread::spawn(move || {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
+                while !stop.load(Ordering::SeqCst) {
                     let r = report("during", t0());
                     store.put_report(Uuid::new_v4(), t0(), &r, None).unwrap();
-                    n += 1;
+                    ids.lock().unwrap().push(r.report_id);
+                    done.fetch_add(1, Ordering::SeqCst);
                 }
-                n
             })
         };
-        std::thread::sleep(Duration::from_millis(20));
+        while done.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let acked_during: Vec<Uuid> = during_ids.lock().unwrap().clone();
+        assert!(!acked_during.is_empty());
         let mut w = crate::store::backup::RecordWriter::new(Vec::new());
         let stats = store.backup(&mut w).unwrap();
-        stop.store(true, Ordering::Relaxed);
-        let during = writer.join().unwrap();
-        assert!(during > 0);
+        // The committer resumed: the writer gets further acknowledgements after the backup.
+        let after_backup = done.load(Ordering::SeqCst);
+        while done.load(Ordering::SeqCst) <= after_backup {
+            std::thread::yield_now();
+        }
+        stop.store(true, Ordering::SeqCst);
+        writer.join().unwrap();
         assert!(stats.trees >= 7 && stats.pairs > 0, "{stats:?}");
         let bytes = w.finish().unwrap();
 
@@ -1542,7 +1558,7 @@ mod tests {
             b"x = 1\n"
         );
         let restored = SledStore::open(&target.join("store"), Retention::default()).unwrap();
-        for id in &acked {
+        for id in acked.iter().chain(&acked_during) {
             assert!(restored.has_report(*id).unwrap(), "{id} lost");
         }
         assert_eq!(restored.history(device, 100).unwrap().len(), 50);

@@ -79,7 +79,7 @@ pub struct ExceptionForm {
 }
 
 fn back_to(back: &str) -> &str {
-    if back.starts_with('/') && !back.starts_with("//") {
+    if super::login::is_local_path(back) {
         back
     } else {
         "/exceptions"

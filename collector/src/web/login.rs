@@ -27,15 +27,51 @@ use crate::store::auth::SessionRecord;
 
 const LOGIN_CSRF_COOKIE: &str = "__Host-ward-login";
 
+/// The sign-in form's body at most: a token, a path, a name and a password.
+pub(super) const MAX_FORM_BYTES: usize = 8 * 1024;
+
+/// Password verifications at once (see [`super::WebState::password_checks`]).
+pub(super) const PASSWORD_CHECKS: usize = 3;
+
+/// A user name as it may appear in the log: up to 64 characters, anything but `[A-Za-z0-9._@-]`
+/// shown as `?`, so a submitted name cannot forge log lines or fill the log.
+fn log_name(name: &str) -> String {
+    let mut shown: String = name
+        .chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@') {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if name.chars().nth(64).is_some() {
+        shown.push_str("...");
+    }
+    shown
+}
+
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only a path on this site: never `//host` or a full URL.
+/// Whether `path` is a path on this site and nothing else: every byte printable ASCII without
+/// spaces (so no tab, newline or percent-decoding tricks a browser would strip), a leading `/`,
+/// and a second byte that is neither `/` nor `\\` (which browsers read as `//host`).
+pub(super) fn is_local_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes.iter().all(|b| (0x21..=0x7e).contains(b))
+}
+
+/// Only a path on this site: never `//host`, a full URL or anything with control bytes.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/overview".to_owned(),
     }
 }
@@ -121,9 +157,14 @@ pub async fn submit(
     }
     let fresh = secrets::new_secret();
     let username = f.username.trim().to_owned();
+    let shown = log_name(&username);
+    // A name that could never exist is a failure counted against the address only, so junk
+    // names cannot fill the per-name table.
+    let valid_name = auth::check_name(&username).is_ok();
     let limiter = &state.web.login_limiter;
-    if !limiter.allowed(ip, &username, Instant::now()) {
-        tracing::warn!(%ip, user = %username, "sign-in refused: too many failures");
+    let began = Instant::now();
+    if !limiter.try_begin(ip, valid_name.then_some(username.as_str()), began) {
+        tracing::warn!(%ip, user = %shown, "sign-in refused: too many failures");
         let minutes = limiter.window().as_secs().div_ceil(60);
         let mut r = form_page(
             &next,
@@ -135,6 +176,33 @@ pub async fn submit(
         *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return r;
     }
+    let failed = |next: &str, fresh: &str| {
+        tracing::warn!(%ip, user = %shown, "sign-in failed");
+        let mut r = form_page(
+            next,
+            fresh,
+            Some("That user name and password do not match. Check them and try again."),
+        );
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        r
+    };
+    if !valid_name {
+        return failed(&next, &fresh);
+    }
+    // Bounded: each check holds a large argon2 buffer. When all permits are taken the attempt
+    // stays counted (it was a guess the caller chose to send) and is answered 503.
+    let Ok(_permit) = state.web.password_checks.try_acquire() else {
+        tracing::warn!(%ip, user = %shown, "sign-in refused: too many password checks at once");
+        let mut r = form_page(
+            &next,
+            &fresh,
+            Some("The server is busy checking other sign-ins. Try again in a moment."),
+        );
+        *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return r;
+    };
     let store_state = state.clone();
     let name = username.clone();
     let password = f.password;
@@ -166,8 +234,8 @@ pub async fn submit(
     .await;
     match outcome {
         Ok(Some(value)) => {
-            limiter.succeeded(&username);
-            tracing::info!(%ip, user = %username, "signed in");
+            limiter.succeeded(ip, &username, began);
+            tracing::info!(%ip, user = %shown, "signed in");
             let mut r = Redirect::to(&next).into_response();
             r.headers_mut().append(
                 header::SET_COOKIE,
@@ -177,17 +245,7 @@ pub async fn submit(
                 .append(header::SET_COOKIE, cookie_header(LOGIN_CSRF_COOKIE, "", 0));
             r
         }
-        Ok(None) => {
-            limiter.failed(ip, &username, Instant::now());
-            tracing::warn!(%ip, user = %username, "sign-in failed");
-            let mut r = form_page(
-                &next,
-                &fresh,
-                Some("That user name and password do not match. Check them and try again."),
-            );
-            *r.status_mut() = StatusCode::UNAUTHORIZED;
-            r
-        }
+        Ok(None) => failed(&next, &fresh),
         Err(e) => PageError::from(e).into_response(),
     }
 }
@@ -220,7 +278,19 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/plan?budget=1")), "/plan?budget=1");
-        for bad in ["//evil.example", "https://evil.example", "\\\\x", "plan"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "\\\\x",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/plan\r\nSet-Cookie: x=1",
+            "/ /evil.example",
+            "/caf\u{e9}",
+            "",
+            "plan",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/overview", "{bad}");
         }
         assert_eq!(safe_next(None), "/overview");

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::FromRequestParts;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -38,6 +38,9 @@ pub struct WebState {
     /// How long a session lasts from sign-in.
     pub session_ttl: Duration,
     pub login_limiter: LoginLimiter,
+    /// Password checks running at once: each argon2 verification takes ~19 MiB and a core's
+    /// worth of time, so sign-ins past this are answered 503 rather than queued.
+    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl Default for WebState {
@@ -45,6 +48,7 @@ impl Default for WebState {
         Self {
             session_ttl: Duration::from_secs(8 * 3600),
             login_limiter: LoginLimiter::default(),
+            password_checks: tokio::sync::Semaphore::new(login::PASSWORD_CHECKS),
         }
     }
 }
@@ -53,7 +57,12 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/overview") }))
         .route("/assets/ward.css", get(css))
-        .route("/login", get(login::form).post(login::submit))
+        .route(
+            "/login",
+            get(login::form)
+                .post(login::submit)
+                .layer(DefaultBodyLimit::max(login::MAX_FORM_BYTES)),
+        )
         .route("/logout", post(login::logout))
         .route("/overview", get(pages::overview))
         .route("/ranking", get(pages::ranking))

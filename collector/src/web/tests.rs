@@ -879,3 +879,5 @@ async fn exports_follow_the_roles() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+mod review;
