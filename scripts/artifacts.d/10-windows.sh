@@ -45,9 +45,14 @@ tables=$(msiinfo tables "$msi")
 for t in File ServiceInstall ServiceControl Registry Property Upgrade; do
   grep -qx "$t" <<<"$tables" || { echo "MSI lacks table $t" >&2; exit 1; }
 done
-msiinfo export "$msi" File | grep -q 'ward-agent.exe' || { echo "MSI lacks ward-agent.exe" >&2; exit 1; }
-msiinfo export "$msi" ServiceInstall | grep -q 'WardAgent' || { echo "MSI does not install the service" >&2; exit 1; }
-msiinfo export "$msi" ServiceControl | grep -q 'WardAgent' || { echo "MSI does not control the service" >&2; exit 1; }
+# (Each table is read into a variable first: `grep -q` stops reading at the first match, and
+# under pipefail the writer's SIGPIPE would fail the check at random.)
+files=$(msiinfo export "$msi" File)
+grep -q 'ward-agent.exe' <<<"$files" || { echo "MSI lacks ward-agent.exe" >&2; exit 1; }
+services=$(msiinfo export "$msi" ServiceInstall)
+grep -q 'WardAgent' <<<"$services" || { echo "MSI does not install the service" >&2; exit 1; }
+controls=$(msiinfo export "$msi" ServiceControl)
+grep -q 'WardAgent' <<<"$controls" || { echo "MSI does not control the service" >&2; exit 1; }
 registry=$(msiinfo export "$msi" Registry)
 for p in WARD_SERVER WARD_ENROLL_SECRET WARD_CA; do
   grep -q "\[$p\]" <<<"$registry" || { echo "MSI does not store $p" >&2; exit 1; }
@@ -56,6 +61,7 @@ properties=$(msiinfo export "$msi" Property)
 grep -q "ProductVersion.$version" <<<"$properties" || { echo "MSI version is not $version" >&2; exit 1; }
 grep -q "SecureCustomProperties.*WARD_SERVER;WARD_ENROLL_SECRET;WARD_CA" <<<"$properties" \
   || { echo "WARD_* properties are not secure" >&2; exit 1; }
-msiinfo export "$msi" InstallExecuteSequence | grep -q RemoveExistingProducts \
+sequence=$(msiinfo export "$msi" InstallExecuteSequence)
+grep -q RemoveExistingProducts <<<"$sequence" \
   || { echo "MSI does not upgrade in place" >&2; exit 1; }
 echo "built $exe ($(stat -c %s "$exe") bytes), $msi ($(stat -c %s "$msi") bytes)"
