@@ -201,6 +201,120 @@ fn generate_pki(
     Ok(())
 }
 
+/// What `cert renew` wrote.
+#[derive(Debug)]
+pub struct RenewReport {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The new certificate's serial number, hex.
+    pub serial: String,
+    pub not_after: String,
+}
+
+/// Issues a new server certificate and key from the data directory's own CA, valid from
+/// yesterday (clock skew) for `days` days, with the names of the certificate it replaces (or
+/// the defaults). Both files are written next to the old ones and renamed over them, so a
+/// reader sees the old pair or the new one, never half a file. A running collector picks them
+/// up on SIGHUP.
+pub fn renew(data_dir: &Path, days: u32) -> Result<RenewReport, InitError> {
+    let ca_path = data_dir.join(CA_FILE);
+    let ca_key_path = data_dir.join(CA_KEY_FILE);
+    if !ca_key_path.exists() {
+        return Err(InitError::Tls(format!(
+            "{} is missing: this data directory uses a certificate from your own PKI; \
+             renew it there and replace the files",
+            ca_key_path.display()
+        )));
+    }
+    if days == 0 {
+        return Err(InitError::Tls("--days must be at least 1".into()));
+    }
+    let config = Config::load_layered(&data_dir.join(CONFIG_FILE), false, std::iter::empty(), &[])
+        .map_err(|e| InitError::Tls(format!("{e:#}")))?
+        .config;
+    let under = |p: &PathBuf| {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            data_dir.join(p)
+        }
+    };
+    let (cert_path, key_path) = (under(&config.tls_cert), under(&config.tls_key));
+    let key_pem = std::fs::read_to_string(&ca_key_path).map_err(io(&ca_key_path))?;
+    let ca_pem = std::fs::read_to_string(&ca_path).map_err(io(&ca_path))?;
+    let ca_key = KeyPair::from_pem(&key_pem)?;
+    let ca_cert = CertificateParams::from_ca_cert_pem(&ca_pem)?.self_signed(&ca_key)?;
+
+    // Keep the names (SANs, common name) of the certificate being replaced.
+    let old = std::fs::read_to_string(&cert_path)
+        .ok()
+        .and_then(|pem| CertificateParams::from_ca_cert_pem(&pem).ok());
+    let mut params = match old {
+        Some(old) if !old.subject_alt_names.is_empty() => {
+            let mut p = CertificateParams::default();
+            p.subject_alt_names = old.subject_alt_names;
+            p.distinguished_name = old.distinguished_name;
+            p
+        }
+        _ => {
+            let mut sans = vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "::1".to_owned(),
+            ];
+            sans.extend(host_name());
+            let mut p = CertificateParams::new(sans)?;
+            p.distinguished_name = DistinguishedName::new();
+            p.distinguished_name.push(
+                DnType::CommonName,
+                host_name().unwrap_or_else(|| "ward-collector".into()),
+            );
+            p
+        }
+    };
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    let mut serial = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut serial);
+    serial[0] &= 0x7f; // positive
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    let ymd = |d: chrono::NaiveDate| {
+        use chrono::Datelike;
+        rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8)
+    };
+    let today = chrono::Utc::now().date_naive();
+    let from = today - chrono::Days::new(1);
+    let until = today + chrono::Days::new(u64::from(days));
+    params.not_before = ymd(from);
+    params.not_after = ymd(until);
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &ca_cert, &ca_key)?;
+    // Refuse to write a pair that would not load.
+    crate::tls::certified_key_from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+        .map_err(|e| InitError::Tls(e.to_string()))?;
+    let key_tmp = key_path.with_extension("pem.new");
+    let cert_tmp = cert_path.with_extension("pem.new");
+    for tmp in [&key_tmp, &cert_tmp] {
+        match std::fs::remove_file(tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(tmp)(e)),
+            _ => {}
+        }
+    }
+    write_new_private(&key_tmp, key.serialize_pem().as_bytes()).map_err(io(&key_tmp))?;
+    write_new_private(&cert_tmp, cert.pem().as_bytes()).map_err(io(&cert_tmp))?;
+    std::fs::rename(&key_tmp, &key_path).map_err(io(&key_path))?;
+    std::fs::rename(&cert_tmp, &cert_path).map_err(io(&cert_path))?;
+    Ok(RenewReport {
+        cert: cert_path,
+        key: key_path,
+        serial: hex::encode(serial),
+        not_after: until.to_string(),
+    })
+}
+
 fn import_existing(
     data_dir: &Path,
     existing: &ExistingTls,

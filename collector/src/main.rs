@@ -58,7 +58,10 @@ enum Command {
         #[arg(long, requires = "cert")]
         ca: Option<PathBuf>,
     },
-    /// Serve the API over HTTPS until Ctrl-C or SIGTERM.
+    /// Server certificate management.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Serve the API over HTTPS until Ctrl-C or SIGTERM; SIGHUP reloads the server certificate.
     Serve {
         #[arg(long)]
         data: PathBuf,
@@ -249,6 +252,20 @@ enum TokenCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum CertCommand {
+    /// Issue a new server certificate and key from the data directory's CA (same names),
+    /// replacing the files atomically. Then send SIGHUP to the running collector
+    /// (`systemctl reload ward-collector`); agents keep working without re-enrolling.
+    Renew {
+        #[arg(long)]
+        data: PathBuf,
+        /// Validity in days from today.
+        #[arg(long, default_value_t = 825)]
+        days: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Check a config file (with the WARD_* variables and --set flags applied): exit 0 and say
     /// so, or exit 1 naming the key at fault.
@@ -308,6 +325,21 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             for path in &report.kept {
                 println!("kept     {} (exists)", path.display());
             }
+            Ok(())
+        }
+        Command::Cert(CertCommand::Renew { data, days }) => {
+            let r = ward_collector::init::renew(&data, days)?;
+            println!(
+                "renewed  {} (serial {}, valid until {})",
+                r.cert.display(),
+                r.serial,
+                r.not_after
+            );
+            println!("renewed  {}", r.key.display());
+            println!(
+                "the running collector keeps the old certificate until it gets SIGHUP: \
+                 `systemctl reload ward-collector` (or `kill -HUP <pid>`)"
+            );
             Ok(())
         }
         Command::Serve { data, listen, sets } => {

@@ -24,6 +24,9 @@ pub struct Server {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
     tls: rustls::ServerConfig,
+    /// The server certificate in use, reloaded from its files on SIGHUP.
+    pub cert: Arc<crate::tls::ReloadableCert>,
+    reload: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     app: axum::Router,
     /// The plain-HTTP metrics listener (`metrics_listen`) and its router.
     metrics: Option<(TcpListener, axum::Router)>,
@@ -71,12 +74,12 @@ impl Server {
             }
         };
         let (cert_path, key_path) = (under(&config.tls_cert), under(&config.tls_key));
-        let cert = std::fs::read(&cert_path)
-            .with_context(|| format!("cannot read {}", cert_path.display()))?;
-        let key = std::fs::read(&key_path)
-            .with_context(|| format!("cannot read {}", key_path.display()))?;
-        let tls = crate::tls::server_config_from_pem(&cert, &key)
-            .with_context(|| format!("{} / {}", cert_path.display(), key_path.display()))?;
+        let cert = Arc::new(
+            crate::tls::ReloadableCert::load(&cert_path, &key_path)
+                .with_context(|| format!("{} / {}", cert_path.display(), key_path.display()))?,
+        );
+        let tls = crate::tls::server_config(cert.clone())?;
+        let reload = crate::tls::reload_on_sighup(cert.clone());
 
         let store_path = data_dir.join(STORE_DIR);
         let store: Arc<dyn Store> = Arc::new(
@@ -120,6 +123,8 @@ impl Server {
             addr,
             store,
             tls,
+            cert,
+            reload,
             app: api::app(state),
             metrics,
         })
@@ -139,7 +144,10 @@ impl Server {
                 }
             })
         });
-        crate::tls::serve(self.listener, self.tls, self.app, shutdown).await?;
+        let reload = tokio::spawn(self.reload);
+        let served = crate::tls::serve(self.listener, self.tls, self.app, shutdown).await;
+        reload.abort();
+        served?;
         stop_metrics.notify_one();
         if let Some(task) = metrics {
             let _ = task.await;

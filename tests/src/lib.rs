@@ -114,6 +114,16 @@ impl Collector {
         Ok(self.child.wait()?)
     }
 
+    /// Sends a signal (`HUP`, `TERM`...) to the running collector.
+    pub fn signal(&self, name: &str) -> anyhow::Result<()> {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{name} {pid} failed");
+        Ok(())
+    }
+
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill(mut self) -> anyhow::Result<()> {
         self.child.kill()?;
