@@ -258,7 +258,10 @@ impl SledStore {
         };
         let committer = std::thread::Builder::new()
             .name("ward-store-commit".to_owned())
-            .spawn(move || committer.run(&queue))
+            .spawn(move || {
+                let _abort = AbortOnPanic;
+                committer.run(&queue)
+            })
             .map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
         Ok(Self {
             trees,
@@ -341,6 +344,23 @@ impl Drop for SledStore {
         self.jobs = None;
         if let Some(committer) = self.committer.take() {
             let _ = committer.join();
+        }
+    }
+}
+
+/// Held by the committer thread. If the committer panics, the server could go on accepting
+/// reports that nothing will ever acknowledge; the process aborts instead, so the service
+/// manager restarts it (`Restart=on-failure`). Nothing is lost: a report is acknowledged only
+/// after its batch is flushed, and agents keep unacknowledged reports in their spools.
+struct AbortOnPanic;
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(
+                "the store's committer thread panicked; aborting so the collector restarts"
+            );
+            std::process::abort();
         }
     }
 }
