@@ -426,3 +426,105 @@ pub fn catalog_show(data: &Path) -> anyhow::Result<String> {
         }
     ))
 }
+
+/// `ward-collector import`: every file (directories walked) parsed and stored, one result line
+/// each on stdout as it goes, progress on stderr for long runs. Returns whether every file was
+/// imported (now or before).
+pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result<bool> {
+    use std::io::Write as _;
+
+    use crate::intake::{self, FileResult};
+
+    let files = intake::expand(paths);
+    if files.is_empty() {
+        bail!("no file to import");
+    }
+    let backend = Backend::open(data)?;
+    let total = files.len();
+    let started = std::time::Instant::now();
+    let mut last_progress = started;
+    let (mut ok, mut devices) = (0usize, 0u64);
+    for (i, path) in files.iter().enumerate() {
+        let name = path.to_string_lossy().into_owned();
+        let result = match intake::read_file(path) {
+            Err(reason) => FileResult::rejected(&name, reason),
+            Ok(bytes) => match &backend {
+                Backend::Local { store, .. } => {
+                    let store = store.clone();
+                    let name = name.clone();
+                    tokio::task::spawn_blocking(move || {
+                        intake::import_bytes(store.as_ref(), &name, &bytes, Utc::now())
+                    })
+                    .await?
+                }
+                Backend::Remote {
+                    client,
+                    base,
+                    token,
+                } => {
+                    let response = client
+                        .post(format!("{base}/api/v1/imports"))
+                        .query(&[("name", intake::clean_name(&name))])
+                        .bearer_auth(token)
+                        .body(bytes)
+                        .send()
+                        .await?;
+                    let status = response.status();
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    match serde_json::from_value::<crate::api::imports::ImportAnswer>(body.clone())
+                    {
+                        Ok(mut answer) if !answer.results.is_empty() => {
+                            let mut r = answer.results.remove(0);
+                            r.name.clone_from(&name);
+                            r
+                        }
+                        _ => FileResult::rejected(
+                            &name,
+                            format!(
+                                "the server answered {status}: {}",
+                                body["detail"].as_str().unwrap_or("no detail")
+                            ),
+                        ),
+                    }
+                }
+            },
+        };
+        if result.ok() {
+            ok += 1;
+        }
+        if let crate::intake::FileOutcome::Imported { devices: n, .. } = &result.outcome {
+            devices += u64::from(*n);
+        }
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", result.line())?;
+        stdout.flush()?;
+        if total > 1 && (last_progress.elapsed().as_secs() >= 2 || i + 1 == total) {
+            last_progress = std::time::Instant::now();
+            eprintln!(
+                "progress: {}/{total} files, {devices} devices imported, {:.1} s",
+                i + 1,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let rejected = total - ok;
+    eprintln!("{ok} of {total} files imported, {rejected} rejected, {devices} devices");
+    Ok(rejected == 0)
+}
+
+/// `ward-collector coverage`: the coverage view as JSON (the same as `GET /api/v1/coverage`).
+pub async fn coverage(data: &Path) -> anyhow::Result<String> {
+    let backend = Backend::open(data)?;
+    let value: Value = if let Some((store, risk)) = backend.local() {
+        let now = Utc::now();
+        let devices = estate::merged_devices(store, risk, now)?;
+        serde_json::to_value(crate::devices::coverage::coverage(
+            &devices,
+            now,
+            risk.weights.stale_after_days,
+        ))?
+    } else {
+        backend.get("/api/v1/coverage").await?.json().await?
+    };
+    Ok(serde_json::to_string_pretty(&value)? + "\n")
+}

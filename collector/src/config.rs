@@ -40,6 +40,11 @@ pub struct Config {
     pub weights: crate::risk::Weights,
     /// Unit costs for the budget plan (`[costs]`, pence); replace the defaults with the trust's.
     pub costs: crate::plan::UnitCosts,
+    /// A drop folder `serve` watches for import files (relative to the data directory); empty:
+    /// none. `serve --drop-dir` overrides it.
+    pub import_drop_dir: PathBuf,
+    /// Seconds between two looks at the drop folder.
+    pub import_poll_secs: u64,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             metrics_listen: None,
             weights: crate::risk::Weights::default(),
             costs: crate::plan::UnitCosts::default(),
+            import_drop_dir: PathBuf::new(),
+            import_poll_secs: 10,
         }
     }
 }
@@ -184,6 +191,9 @@ impl Config {
         if self.enroll_per_minute == 0 {
             return Err("enroll_per_minute must be at least 1".into());
         }
+        if self.import_poll_secs == 0 {
+            return Err("import_poll_secs must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -218,6 +228,12 @@ impl Config {
              # GET /metrics (Prometheus) is on the HTTPS listener with the admin token. To serve it\n\
              # without a token on a separate plain-HTTP address, set metrics_listen, for example to\n\
              # \"127.0.0.1:9464\" (keep it on loopback or a management network).\n\n\
+             # A drop folder for import files (systeminfo, qfe, nmap XML, AD CSV, probe reports),\n\
+             # relative to the data directory, e.g. \"imports\"; empty: none. Files are imported,\n\
+             # then moved to done/ or rejected/ (with NAME.reason.txt).\n\
+             # import_drop_dir = \"{}\"\n\
+             # Seconds between two looks at the drop folder.\n\
+             # import_poll_secs = {}\n\n\
              # Risk weights and plan unit costs: tables [weights] and [costs], every key optional.\n\
              # The keys, their defaults and their sources are in docs/risk-model.md.\n",
             d.listen,
@@ -228,6 +244,8 @@ impl Config {
             d.enroll_per_minute,
             d.tls_cert.display(),
             d.tls_key.display(),
+            d.import_drop_dir.display(),
+            d.import_poll_secs,
         )
     }
 }

@@ -1,7 +1,8 @@
-//! The estate view: every device's latest report assessed against the catalog, the ranking, the
-//! summary counts, and the budget plan built from the assessments. Shared by the API and the CLI.
+//! The estate view: every device (merged from agent reports and imports, `crate::devices`)
+//! assessed against the catalog, the ranking, the summary counts, and the budget plan built
+//! from the assessments. Shared by the API and the CLI.
 //!
-//! Assessments are computed on request from the stored reports (the engine is pure and fast);
+//! Assessments are computed on request from the stored reports and records (the engine is pure and fast);
 //! nothing derived is stored, so a new catalog or new weights apply at once.
 
 use std::collections::{BTreeMap, HashMap};
@@ -12,11 +13,10 @@ use uuid::Uuid;
 use ward_shared::Report;
 
 use crate::catalog::{Catalog, CatalogInfo};
+use crate::devices::{self, Device};
 use crate::plan::{self, Budget, FormFactor, PlanDevice, RemedyKind, RemedyOption, UnitCosts};
-use crate::risk::{
-    self, Assessment, DeviceFacts, ExceptionInfo, LifecycleState, RemedyClass, Weights,
-};
-use crate::store::{DeviceSummary, Store, StoreError};
+use crate::risk::{self, Assessment, ExceptionInfo, LifecycleState, RemedyClass, Weights};
+use crate::store::{Store, StoreError};
 
 /// What assessing needs besides the store.
 pub struct RiskContext {
@@ -25,64 +25,78 @@ pub struct RiskContext {
     pub unit_costs: UnitCosts,
 }
 
-/// One assessed device with the report it was assessed from.
+/// One assessed device with the merged report it was assessed from.
 pub struct Assessed {
     pub id: Uuid,
     pub report: Report,
     pub assessment: Assessment,
 }
 
-/// Assesses one device's latest report; `None` when the device has no report.
+/// The exception that applies to a device: one recorded under its id or any of its aliases.
+pub fn exception_for<'a>(
+    device: &Device,
+    exceptions: &'a HashMap<Uuid, ExceptionInfo>,
+) -> Option<&'a ExceptionInfo> {
+    exceptions
+        .get(&device.id)
+        .or_else(|| device.aliases.iter().find_map(|a| exceptions.get(a)))
+}
+
+/// Assesses one merged device.
+pub fn assess_merged(
+    device: &Device,
+    ctx: &RiskContext,
+    exceptions: &HashMap<Uuid, ExceptionInfo>,
+    now: DateTime<Utc>,
+) -> Assessed {
+    let facts = device.risk_facts();
+    let assessment = risk::assess(
+        &facts,
+        &ctx.catalog,
+        now,
+        &ctx.weights,
+        exception_for(device, exceptions),
+    );
+    Assessed {
+        id: device.id,
+        report: facts.report,
+        assessment,
+    }
+}
+
+/// Every device merged from agent reports and imports (see `crate::devices`).
+pub fn merged_devices(
+    store: &dyn Store,
+    ctx: &RiskContext,
+    now: DateTime<Utc>,
+) -> Result<Vec<Device>, StoreError> {
+    devices::load(store, now, ctx.weights.stale_after_days)
+}
+
+/// Assesses the device `id` names (its id or an alias); `None` when there is no such device.
 pub fn assess_device(
     store: &dyn Store,
     ctx: &RiskContext,
     id: Uuid,
-    exception: Option<&ExceptionInfo>,
+    exceptions: &HashMap<Uuid, ExceptionInfo>,
     now: DateTime<Utc>,
 ) -> Result<Option<Assessed>, StoreError> {
-    match store.device(id)? {
-        Some(summary) => assess_summary(store, ctx, &summary, exception, now),
-        None => Ok(None),
-    }
+    let all = merged_devices(store, ctx, now)?;
+    Ok(devices::find(&all, id).map(|d| assess_merged(d, ctx, exceptions, now)))
 }
 
-/// Assesses the device a summary describes, from its latest report.
-fn assess_summary(
-    store: &dyn Store,
-    ctx: &RiskContext,
-    summary: &DeviceSummary,
-    exception: Option<&ExceptionInfo>,
-    now: DateTime<Utc>,
-) -> Result<Option<Assessed>, StoreError> {
-    let Some(latest) = store.history(summary.id, 1)?.into_iter().next() else {
-        return Ok(None);
-    };
-    let facts = DeviceFacts::new(
-        summary.id.to_string(),
-        latest.report.clone(),
-        summary.last_seen,
-    );
-    let assessment = risk::assess(&facts, &ctx.catalog, now, &ctx.weights, exception);
-    Ok(Some(Assessed {
-        id: summary.id,
-        report: latest.report,
-        assessment,
-    }))
-}
-
-/// Every device, assessed and ranked (most urgent first, ties broken as docs/risk-model.md says).
+/// Every device, merged, assessed and ranked (most urgent first, ties broken as
+/// docs/risk-model.md says).
 pub fn assess_all(
     store: &dyn Store,
     ctx: &RiskContext,
     exceptions: &HashMap<Uuid, ExceptionInfo>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Assessed>, StoreError> {
-    let mut all = Vec::new();
-    for device in store.devices()? {
-        if let Some(a) = assess_summary(store, ctx, &device, exceptions.get(&device.id), now)? {
-            all.push(a);
-        }
-    }
+    let mut all: Vec<Assessed> = merged_devices(store, ctx, now)?
+        .iter()
+        .map(|d| assess_merged(d, ctx, exceptions, now))
+        .collect();
     all.sort_by(|a, b| risk::compare(&a.assessment, &b.assessment));
     Ok(all)
 }

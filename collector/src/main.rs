@@ -72,6 +72,10 @@ enum Command {
         /// over the file and WARD_* variables).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Watch this folder for import files (overrides `import_drop_dir`); processed files
+        /// move to its done/ or rejected/ subfolder.
+        #[arg(long)]
+        drop_dir: Option<PathBuf>,
     },
     /// Configuration files.
     Config {
@@ -150,6 +154,21 @@ enum Command {
     Token {
         #[command(subcommand)]
         action: TokenCommand,
+    },
+    /// Import files from machines no agent runs on (systeminfo, wmic qfe / Get-HotFix, nmap XML,
+    /// AD computer CSV, legacy probe reports); directories are walked. One result line per
+    /// file; exit code 0 when every file was imported, 2 when any was rejected.
+    Import {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Coverage: the share of devices with an agent or probe report, by site, and the devices
+    /// seen only by AD or nmap (JSON).
+    Coverage {
+        #[arg(long)]
+        data: PathBuf,
     },
     /// Try Ward on this machine: create ./ward-data, start the collector on loopback, enroll and
     /// run this machine's agent once, print what it found, keep serving until Ctrl-C.
@@ -305,8 +324,26 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Exit code when some import files were rejected (each said why on its result line).
+const EXIT_SOME_REJECTED: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+#[error("some files were rejected")]
+struct SomeRejected;
+
 async fn main_inner(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Import { data, files } => {
+            if cli::import(&data, &files).await? {
+                Ok(())
+            } else {
+                Err(SomeRejected.into())
+            }
+        }
+        Command::Coverage { data } => {
+            print!("{}", cli::coverage(&data).await?);
+            Ok(())
+        }
         Command::Init {
             data,
             sans,
@@ -342,8 +379,17 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Serve { data, listen, sets } => {
-            let server = Server::bind_with(&data, listen, &sets).await?;
+        Command::Serve {
+            data,
+            listen,
+            sets,
+            drop_dir,
+        } => {
+            let mut server = Server::bind_with(&data, listen, &sets).await?;
+            if let Some(dir) = drop_dir {
+                let poll = ward_collector::config::Config::load(&data)?.import_poll_secs;
+                server.watch_drop_folder(&dir, std::time::Duration::from_secs(poll))?;
+            }
             tracing::info!(addr = %server.addr, data = %data.display(), "serving HTTPS");
             // Tests and scripts read this line to learn the port when listening on :0.
             println!("listening on https://{}", server.addr);
@@ -495,6 +541,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(main_inner(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<SomeRejected>() => ExitCode::from(EXIT_SOME_REJECTED),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

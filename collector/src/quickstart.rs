@@ -112,7 +112,7 @@ pub async fn quickstart(
                 store.as_ref(),
                 &risk,
                 device.id,
-                exceptions.get(&device.id),
+                &exceptions,
                 chrono::Utc::now(),
             )?)
         })

@@ -30,6 +30,8 @@ pub struct Server {
     app: axum::Router,
     /// The plain-HTTP metrics listener (`metrics_listen`) and its router.
     metrics: Option<(TcpListener, axum::Router)>,
+    /// The watched import folder, if one is configured.
+    drop_folder: Option<crate::intake::DropFolder>,
 }
 
 impl Server {
@@ -118,7 +120,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
-        Ok(Self {
+        let mut server = Self {
             listener,
             addr,
             store,
@@ -127,7 +129,27 @@ impl Server {
             reload,
             app: api::app(state),
             metrics,
-        })
+            drop_folder: None,
+        };
+        if !config.import_drop_dir.as_os_str().is_empty() {
+            server.watch_drop_folder(
+                &under(&config.import_drop_dir),
+                std::time::Duration::from_secs(config.import_poll_secs),
+            )?;
+        }
+        Ok(server)
+    }
+
+    /// Watches `dir` for import files while serving (replaces the configured drop folder).
+    pub fn watch_drop_folder(
+        &mut self,
+        dir: &Path,
+        poll: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        let folder = crate::intake::DropFolder::new(dir.to_path_buf(), poll)
+            .with_context(|| format!("cannot use {} as the drop folder", dir.display()))?;
+        self.drop_folder = Some(folder);
+        Ok(())
     }
 
     /// Serves until `shutdown` completes, then drains in-flight requests and flushes the store.
@@ -144,14 +166,26 @@ impl Server {
                 }
             })
         });
+        let (stop_watch, stopped) = tokio::sync::oneshot::channel::<()>();
+        let watcher = self.drop_folder.map(|folder| {
+            let store = self.store.clone();
+            tokio::spawn(folder.run(store, async move {
+                let _ = stopped.await;
+            }))
+        });
         let reload = tokio::spawn(self.reload);
         let served = crate::tls::serve(self.listener, self.tls, self.app, shutdown).await;
         reload.abort();
-        served?;
         stop_metrics.notify_one();
         if let Some(task) = metrics {
             let _ = task.await;
         }
+        // The watcher finishes the file it is on (imports are atomic either way).
+        let _ = stop_watch.send(());
+        if let Some(watcher) = watcher {
+            let _ = watcher.await;
+        }
+        served?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await??;
         tracing::info!("store flushed; stopped");

@@ -129,6 +129,9 @@ fn load(path: &std::path::Path) -> (DeviceFacts, Option<ExceptionInfo>, Value) {
         facts.evidence =
             serde_json::from_value::<Vec<ExtraEvidence>>(ev.clone()).expect("evidence");
     }
+    if let Some(sources) = case.get("sources") {
+        facts.sources = serde_json::from_value(sources.clone()).expect("sources");
+    }
     let exception = case
         .get("exception")
         .map(|e| serde_json::from_value(e.clone()).expect("exception"));

@@ -4,6 +4,7 @@
 pub mod auth_api;
 mod error;
 pub mod export;
+pub mod imports;
 pub mod ingest;
 pub mod ops;
 pub mod principal;
@@ -33,9 +34,7 @@ pub use ratelimit::RateLimiter;
 
 use crate::auth::Permission;
 use crate::secrets::{self, hashes_equal};
-use crate::store::{
-    AgentRecord, DeviceSummary, KeyHash, PutOutcome, RawReport, Store, StoredReport,
-};
+use crate::store::{AgentRecord, KeyHash, PutOutcome, RawReport, Store, StoredReport};
 
 /// Largest enrollment request body.
 const MAX_ENROLL_BODY: usize = 16 * 1024;
@@ -75,6 +74,13 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/api/v1/exceptions/{id}",
             axum::routing::delete(risk::delete_exception),
         )
+        .route(
+            "/api/v1/imports",
+            post(imports::post_imports).layer(axum::extract::DefaultBodyLimit::max(
+                imports::MAX_UPLOAD_BYTES,
+            )),
+        )
+        .route("/api/v1/coverage", get(coverage))
         .route("/api/v1/agents", get(list_agents))
         .route("/api/v1/agents/{id}/revoke", post(revoke_agent))
         .route("/api/v1/admin/backup", post(ops::backup))
@@ -254,10 +260,17 @@ async fn post_report(
 async fn list_devices(
     who: Principal,
     State(state): State<Arc<AppState>>,
-) -> Result<Json<Vec<DeviceSummary>>, ApiError> {
+) -> Result<Json<Vec<DeviceRow>>, ApiError> {
     who.require(Permission::Read)?;
-    let store = state.store.clone();
-    Ok(Json(blocking(move || Ok(store.devices()?)).await?))
+    let devices = blocking(move || {
+        Ok(crate::estate::merged_devices(
+            state.store.as_ref(),
+            &state.risk,
+            Utc::now(),
+        )?)
+    })
+    .await?;
+    Ok(Json(devices.iter().map(|d| DeviceRow::of(d)).collect()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,12 +278,84 @@ struct DeviceQuery {
     history: Option<usize>,
 }
 
-/// One device: its summary, newest report and history (newest first).
+/// One line of the device list: one machine, merged from its agent reports and imports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub hostname: Option<String>,
+    pub os_name: Option<String>,
+    pub site: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// The newest agent report's id, else the newest record's.
+    pub last_report_id: Uuid,
+    /// Agent reports stored since the device was first seen.
+    pub report_count: u64,
+    /// Import records (systeminfo, qfe, probe, AD, nmap) for the device.
+    pub record_count: u64,
+    /// Sources whose newest observation takes part, most direct first.
+    pub sources: Vec<crate::import::Source>,
+    /// An agent or probe reported within the stale window.
+    pub managed: bool,
+    /// Seen by anything within the stale window.
+    pub active: bool,
+    /// Other ids of this device (accepted wherever a device id is).
+    pub aliases: Vec<Uuid>,
+}
+
+impl DeviceRow {
+    pub fn of(d: &crate::devices::Device) -> Self {
+        let agents = d
+            .sightings
+            .iter()
+            .filter(|s| s.source == crate::import::Source::Agent)
+            .count() as u64;
+        let newest = d
+            .sightings
+            .iter()
+            .find(|s| s.source == crate::import::Source::Agent)
+            .or_else(|| d.sightings.first());
+        Self {
+            id: d.id,
+            hostname: d.hostname.clone(),
+            os_name: d.os_name.clone(),
+            site: d.site.clone(),
+            first_seen: d.first_seen,
+            last_seen: d.last_seen,
+            last_report_id: newest.map_or(d.id, |s| {
+                if s.source == crate::import::Source::Agent {
+                    d.merged.report_id
+                } else {
+                    s.id
+                }
+            }),
+            report_count: d
+                .observation_count
+                .saturating_sub(d.sightings.len() as u64 - agents),
+            record_count: d.sightings.len() as u64 - agents,
+            sources: d.current_sources(),
+            managed: d.managed,
+            active: d.active,
+            aliases: d.aliases.clone(),
+        }
+    }
+}
+
+/// One device: its summary, its facts side by side with their sources (and where they
+/// disagree), every observation, and its agent report history (newest first).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct DeviceView {
-    pub device: DeviceSummary,
+    pub device: DeviceRow,
+    /// The newest agent report, if an agent reports for the device.
     pub latest: Option<Report>,
     pub history: Vec<HistoryEntry>,
+    /// The merged facts as one report (what the risk engine assesses).
+    pub merged: Report,
+    pub facts: Vec<crate::devices::merge::Fact>,
+    /// Every agent report and import record seen for the device, newest first.
+    pub sightings: Vec<crate::devices::merge::Sighting>,
+    pub evidence: Vec<crate::risk::ExtraEvidence>,
+    pub hotfix_list_complete: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -310,30 +395,67 @@ async fn get_device(
         .history
         .unwrap_or(DEFAULT_HISTORY)
         .clamp(1, MAX_HISTORY);
-    let store = state.store.clone();
     let view = blocking(move || {
-        let device = store
-            .device(id)?
+        let store = state.store.as_ref();
+        let all = crate::estate::merged_devices(store, &state.risk, Utc::now())?;
+        let device = crate::devices::find(&all, id)
             .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))?;
-        let history: Vec<HistoryEntry> = store
-            .history(id, limit)?
-            .into_iter()
-            .map(HistoryEntry::from)
-            .map(|mut h| {
-                if !network {
-                    redact::report(&mut h.report);
-                }
-                h
-            })
-            .collect();
+        let mut history: Vec<HistoryEntry> = Vec::new();
+        for agent in device.agent_ids() {
+            history.extend(
+                store
+                    .history(agent, limit)?
+                    .into_iter()
+                    .map(HistoryEntry::from),
+            );
+        }
+        history.sort_by_key(|h| std::cmp::Reverse(h.received_at));
+        history.truncate(limit);
+        let mut device = device.clone();
+        if !network {
+            for h in &mut history {
+                redact::report(&mut h.report);
+            }
+            crate::devices::redact(&mut device);
+        }
+        let device = &device;
         Ok(DeviceView {
-            device,
+            device: DeviceRow::of(device),
             latest: history.first().map(|h| h.report.clone()),
             history,
+            merged: device.merged.clone(),
+            facts: device.facts.clone(),
+            sightings: device.sightings.clone(),
+            evidence: device.evidence.clone(),
+            hotfix_list_complete: device.hotfix_list_complete,
         })
     })
     .await?;
     Ok(Json(view))
+}
+
+/// `GET /api/v1/coverage`: the share of active devices with an agent or probe report, by
+/// site, and the devices seen only by AD or nmap.
+async fn coverage(
+    who: Principal,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<crate::devices::coverage::Coverage>, ApiError> {
+    who.require(Permission::Read)?;
+    let network = who.can(Permission::NetworkDetails);
+    let mut coverage = blocking(move || {
+        let now = Utc::now();
+        let devices = crate::estate::merged_devices(state.store.as_ref(), &state.risk, now)?;
+        Ok(crate::devices::coverage::coverage(
+            &devices,
+            now,
+            state.risk.weights.stale_after_days,
+        ))
+    })
+    .await?;
+    if !network {
+        coverage.redact();
+    }
+    Ok(Json(coverage))
 }
 
 /// An enrolled agent as the API shows it (never the key hash).

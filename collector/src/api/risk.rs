@@ -105,7 +105,7 @@ pub async fn assessment(
             state.store.as_ref(),
             &state.risk,
             id,
-            exceptions.get(&id),
+            &exceptions,
             Utc::now(),
         )?)
     })
@@ -378,7 +378,9 @@ pub fn save_exception(
     actor: &str,
     record: &ExceptionRecord,
 ) -> Result<(), ApiError> {
-    if store.device(record.device_id)?.is_none() {
+    // Any device id or alias of a merged device (agent or import-only) may carry an exception.
+    let known = crate::devices::load(store, Utc::now(), u32::MAX)?;
+    if crate::devices::find(&known, record.device_id).is_none() {
         return Err(ApiError::NotFound(format!(
             "no device {}",
             record.device_id

@@ -25,6 +25,11 @@ pub struct DeviceFacts {
     /// several hundred entries without saying so).
     #[serde(default)]
     pub hotfix_list_complete: Option<bool>,
+    /// Where the facts come from (`agent`, `probe`, `systeminfo`, `qfe`, `ad`, `nmap`), for a
+    /// device merged from several. Empty: an agent report alone. A device seen only by `ad`
+    /// and `nmap` is known from outside only and is never scored as safe.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// A fact from another tool. New kinds may be added; each says where it came from.
@@ -76,7 +81,39 @@ impl DeviceFacts {
             evidence: Vec::new(),
             esu_enrolled: None,
             hotfix_list_complete: None,
+            sources: Vec::new(),
         }
+    }
+
+    /// Known only from outside the machine (AD, nmap): nothing the machine said itself.
+    pub fn outside_only(&self) -> bool {
+        !self.sources.is_empty()
+            && self
+                .sources
+                .iter()
+                .all(|s| matches!(s.as_str(), "ad" | "nmap"))
+    }
+
+    /// What an outside-only device lacks, for the finding and the remedy.
+    pub fn missing_direct_data(&self) -> Vec<&'static str> {
+        let r = &self.report;
+        let mut missing = Vec::new();
+        if r.patches.installed.is_empty() {
+            missing.push("installed updates");
+        }
+        if r.os.build.is_none() && r.os.service_pack.is_none() {
+            missing.push("OS build and service pack");
+        }
+        if r.security.smb1_server_enabled.is_none() {
+            missing.push("SMBv1 setting");
+        }
+        if r.hardware.cpu.brand.is_none() && r.hardware.ram_bytes.is_none() {
+            missing.push("hardware");
+        }
+        if r.security.firewall_enabled.is_none() {
+            missing.push("firewall");
+        }
+        missing
     }
 
     /// A label from the report's tags read as a yes/no.

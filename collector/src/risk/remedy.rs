@@ -5,7 +5,8 @@
 //!    readiness (replace hardware / fix firmware then upgrade / upgrade OS / unknown); Windows 11,
 //!    servers, Linux and macOS: upgrade OS;
 //! 4. patch (MS17-010, SMBv1, months behind, pending security updates, pending restart);
-//! 5. no action.
+//! 5. unknown when the device is known only from outside (AD, nmap): not a clean bill;
+//! 6. no action.
 
 use serde::{Deserialize, Serialize};
 
@@ -251,6 +252,18 @@ pub fn decide(ctx: &Context<'_>, findings: &[Finding], readiness: Option<&Readin
                 rules.join(", ")
             ),
             patch_steps(findings),
+        );
+    }
+    if ctx.facts.outside_only() {
+        return remedy(
+            RemedyClass::Unknown,
+            None,
+            format!(
+                "Known only from {}; not read from the machine: {}.",
+                ctx.facts.sources.join(" and "),
+                ctx.facts.missing_direct_data().join(", ")
+            ),
+            vec!["Install the agent, run the legacy probe, or import its systeminfo.".to_string()],
         );
     }
     remedy(

@@ -13,7 +13,10 @@ use ward_shared::{AgentInfo, Report};
 
 use super::memory::MemoryStore;
 use super::sled_store::SledStore;
-use super::{AgentRecord, PutOutcome, RawEncoding, RawReport, Retention, Store, StoreError};
+use super::{
+    AgentRecord, ImportFile, ImportOutcome, PutOutcome, RawEncoding, RawReport, Retention, Store,
+    StoreError,
+};
 
 /// A store under test; keeps the sled directory alive as long as the store.
 pub(crate) struct TestStore {
@@ -520,6 +523,150 @@ fn exceptions_put_replace_list_delete(mk: &Factory) {
     assert_eq!(store.exceptions().unwrap().len(), 1);
 }
 
+// ---- imports ----
+
+pub(crate) fn import_record(host: &str, at: DateTime<Utc>) -> crate::import::ImportRecord {
+    let mut report = report(host, at);
+    report.agent.name = "ward-import-test".to_owned();
+    crate::import::ImportRecord {
+        source: crate::import::Source::Systeminfo,
+        observed_at: at,
+        origin: format!("{host}.txt"),
+        identity: crate::import::Identity {
+            host_name: Some(host.to_owned()),
+            ..Default::default()
+        },
+        report,
+        evidence: Vec::new(),
+        hotfix_list_complete: Some(false),
+        detail: crate::import::SourceDetail::None,
+    }
+}
+
+pub(crate) fn import_file(name: &str, content: &[u8], records: usize) -> ImportFile {
+    use sha2::Digest;
+    ImportFile {
+        id: Uuid::now_v7(),
+        name: name.to_owned(),
+        sha256: hex::encode(sha2::Sha256::digest(content)),
+        format: "systeminfo".to_owned(),
+        imported_at: t0(),
+        size_bytes: content.len() as u64,
+        records: u32::try_from(records).unwrap(),
+        warnings: vec!["a warning".to_owned()],
+    }
+}
+
+fn imports_store_whole_and_read_back(mk: &Factory) {
+    let store = mk(unlimited());
+    assert!(store.import_files().unwrap().is_empty());
+    assert!(store.import_records().unwrap().is_empty());
+    let a = import_file("a.txt", b"file a", 2);
+    let ra = vec![import_record("pc1", t0()), import_record("pc2", t0())];
+    assert_eq!(store.put_import(&a, &ra).unwrap(), ImportOutcome::Stored);
+    let b = import_file("b.txt", b"file b", 1);
+    let rb = vec![import_record("pc3", t0() + Duration::hours(1))];
+    assert_eq!(store.put_import(&b, &rb).unwrap(), ImportOutcome::Stored);
+
+    assert_eq!(store.import_files().unwrap(), vec![a.clone(), b.clone()]);
+    let records = store.import_records().unwrap();
+    let hosts: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.file_id,
+                r.index,
+                r.record.report.host.hostname.clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        hosts,
+        vec![
+            (a.id, 0, "pc1".to_owned()),
+            (a.id, 1, "pc2".to_owned()),
+            (b.id, 0, "pc3".to_owned()),
+        ]
+    );
+    assert_eq!(records[0].record, ra[0]);
+    assert_eq!(records[2].record, rb[0]);
+    assert_eq!(records[2].imported_at, b.imported_at);
+    // Imports are not agent devices and not reports.
+    assert!(store.devices().unwrap().is_empty());
+    assert_eq!(store.report_count().unwrap(), 0);
+}
+
+fn imports_duplicate_file_changes_nothing(mk: &Factory) {
+    let store = mk(unlimited());
+    let first = import_file("scan.xml", b"same bytes", 1);
+    store
+        .put_import(&first, &[import_record("pc1", t0())])
+        .unwrap();
+    // The same bytes under another name and id: a duplicate of the first.
+    let again = import_file("copy-of-scan.xml", b"same bytes", 2);
+    let outcome = store
+        .put_import(
+            &again,
+            &[import_record("x", t0()), import_record("y", t0())],
+        )
+        .unwrap();
+    assert_eq!(outcome, ImportOutcome::Duplicate(first.clone()));
+    assert_eq!(store.import_files().unwrap(), vec![first]);
+    assert_eq!(store.import_records().unwrap().len(), 1);
+}
+
+fn imports_bad_entry_changes_nothing(mk: &Factory) {
+    let store = mk(unlimited());
+    // Says three records, carries two.
+    let bad = import_file("bad.txt", b"bad", 3);
+    let err = store
+        .put_import(&bad, &[import_record("a", t0()), import_record("b", t0())])
+        .unwrap_err();
+    assert!(err.to_string().contains("3 records"), "{err}");
+    let mut bad_hash = import_file("bad2.txt", b"bad2", 1);
+    bad_hash.sha256 = "not hex".to_owned();
+    assert!(
+        store
+            .put_import(&bad_hash, &[import_record("a", t0())])
+            .is_err()
+    );
+    assert!(store.import_files().unwrap().is_empty());
+    assert!(store.import_records().unwrap().is_empty());
+    // The same bytes are not remembered as imported.
+    let good = import_file("bad.txt", b"bad", 1);
+    assert_eq!(
+        store
+            .put_import(&good, &[import_record("a", t0())])
+            .unwrap(),
+        ImportOutcome::Stored
+    );
+}
+
+fn imports_concurrent_same_file_stored_once(mk: &Factory) {
+    let store = mk(unlimited());
+    let outcomes: Vec<ImportOutcome> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = &store;
+                s.spawn(move || {
+                    let file = import_file(&format!("f{i}"), b"one file", 1);
+                    store
+                        .put_import(&file, &[import_record("pc", t0())])
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let stored = outcomes
+        .iter()
+        .filter(|o| **o == ImportOutcome::Stored)
+        .count();
+    assert_eq!(stored, 1, "{outcomes:?}");
+    assert_eq!(store.import_files().unwrap().len(), 1);
+    assert_eq!(store.import_records().unwrap().len(), 1);
+}
+
 macro_rules! contract_tests {
     ($($name:ident),* $(,)?) => {
         mod memory_store {
@@ -554,4 +701,8 @@ contract_tests!(
     concurrent_same_report_id,
     concurrent_different_ids,
     exceptions_put_replace_list_delete,
+    imports_store_whole_and_read_back,
+    imports_duplicate_file_changes_nothing,
+    imports_bad_entry_changes_nothing,
+    imports_concurrent_same_file_stored_once,
 );

@@ -23,7 +23,11 @@ pub struct MemoryStore {
     inner: Mutex<Inner>,
     /// Users, sessions, tokens, audit: see `store/auth.rs`.
     pub(super) auth: super::auth::MemoryAuth,
+    /// Imported files and records (`imports.rs`).
+    imports: Mutex<imports::Imports>,
 }
+
+mod imports;
 
 #[derive(Debug, Default)]
 struct Inner {
@@ -49,6 +53,7 @@ impl MemoryStore {
             retention,
             inner: Mutex::default(),
             auth: Default::default(),
+            imports: Mutex::default(),
         }
     }
 

@@ -14,6 +14,7 @@ pub mod backup;
 mod common;
 #[cfg(test)]
 mod contract;
+pub mod imports;
 pub mod memory;
 pub mod sled_store;
 
@@ -21,6 +22,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use ward_shared::Report;
+
+pub use imports::{ImportFile, ImportOutcome, ImportStore, StoredRecord};
 
 /// SHA-256 of an agent key. Keys are 256-bit random values, so a plain hash is enough; the clear
 /// key never reaches the store.
@@ -149,8 +152,9 @@ pub enum StoreError {
 /// Where [`Store::submit_report`] delivers a put's answer, once the write is durable.
 pub type PutAnswer = tokio::sync::oneshot::Receiver<Result<PutOutcome, StoreError>>;
 
-/// Users, sessions, API tokens and the audit log are the [`auth::AuthStore`] half.
-pub trait Store: auth::AuthStore + Send + Sync + 'static {
+/// The whole store: reports, agents and exceptions here; users, sessions, API tokens and the
+/// audit log in [`auth::AuthStore`]; imports in [`ImportStore`].
+pub trait Store: auth::AuthStore + ImportStore + Send + Sync + 'static {
     /// Adds an enrolled agent; durable on return. Fails if the id exists.
     fn add_agent(&self, agent: &AgentRecord) -> Result<(), StoreError>;
     fn agent_by_key_hash(&self, key_hash: &KeyHash) -> Result<Option<AgentRecord>, StoreError>;

@@ -141,6 +141,8 @@ use tokio::sync::oneshot;
 use uuid::Uuid;
 use ward_shared::Report;
 
+mod imports;
+
 use super::backup::BackupSink;
 use super::common::{DeviceRow, HistoryPos, ReportFacts, next_summary, plan_retention};
 use super::{

@@ -340,11 +340,10 @@ pub async fn device(
         let summary = store
             .device(id)?
             .ok_or_else(|| crate::api::ApiError::NotFound(format!("There is no device {id}.")))?;
-        let assessed =
-            estate::assess_device(store, &state.risk, id, exceptions.get(&id), Utc::now())?
-                .ok_or_else(|| {
-                    crate::api::ApiError::NotFound(format!("Device {id} has no report yet."))
-                })?;
+        let assessed = estate::assess_device(store, &state.risk, id, &exceptions, Utc::now())?
+            .ok_or_else(|| {
+                crate::api::ApiError::NotFound(format!("Device {id} has no report yet."))
+            })?;
         let history = store.history(id, 20)?;
         let exception = store.exceptions()?.into_iter().find(|e| e.device_id == id);
         Ok((assessed, summary, history, exception))
