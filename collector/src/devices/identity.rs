@@ -312,7 +312,7 @@ pub fn group(observations: &[Observation]) -> Vec<usize> {
         // Every agent enrollment is its own device: its id is the device id, which the API
         // and the exceptions register key on.
         let ok = |g: usize, groups: &[Group]| {
-            !groups[g].strong_conflict(k) && !(is_agent && groups[g].agent)
+            !(groups[g].strong_conflict(k) || (is_agent && groups[g].agent))
         };
         let found = k
             .uuid
