@@ -270,7 +270,7 @@ async fn list_devices(
         )?)
     })
     .await?;
-    Ok(Json(devices.iter().map(|d| DeviceRow::of(d)).collect()))
+    Ok(Json(devices.iter().map(DeviceRow::of).collect()))
 }
 
 #[derive(Debug, Deserialize)]
