@@ -431,10 +431,7 @@ pub fn restore(
 fn write_restore(backup: &Path, data_dir: &Path, store_dir: &str) -> Result<(), BackupError> {
     create_private_dir(data_dir)?;
     let mut reader = open_backup(backup)?;
-    let db = sled::Config::new()
-        .path(data_dir.join(store_dir))
-        .open()
-        .map_err(super::StoreError::from)?;
+    let db = super::sled_store::open_db(&data_dir.join(store_dir))?;
     let mut tree: Option<sled::Tree> = None;
     while let Some(record) = reader.next_record()? {
         match record {

@@ -147,6 +147,9 @@ pub enum StoreError {
     /// The write queue is full: the store takes writes slower than they come. Try later.
     #[error("the store is busy (its write queue is full)")]
     Busy,
+    /// Another process holds the store's lock.
+    #[error("store {0} is in use by another process")]
+    InUse(String),
 }
 
 /// Where [`Store::submit_report`] delivers a put's answer, once the write is durable.

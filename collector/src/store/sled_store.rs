@@ -235,10 +235,35 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
+/// How long [`open_db`] waits for a database lock to be released.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Opens the sled database in `path`. sled releases its file lock from background threads
+/// shortly after the last handle is dropped, so a store closed a moment ago in this process (a
+/// restore, then a serve) can still look locked: wait for it a bounded time. A store held by
+/// another running process stays locked and fails after the wait with the reason.
+pub(super) fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+    let started = Instant::now();
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < LOCK_WAIT =>
+            {
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                return Err(StoreError::InUse(path.display().to_string()));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the store in directory `path` and starts its committer thread.
     pub fn open(path: &Path, retention: Retention) -> Result<Self, StoreError> {
-        let db = sled::Config::new().path(path).open()?;
+        let db = open_db(path)?;
         let trees = Trees {
             meta: db.open_tree("meta")?,
             agents: db.open_tree("agents")?,
@@ -1077,6 +1102,7 @@ fn share(e: &StoreError) -> StoreError {
         StoreError::Format(msg) => StoreError::Format(msg.clone()),
         StoreError::AgentExists(id) => StoreError::AgentExists(*id),
         StoreError::Busy => StoreError::Busy,
+        StoreError::InUse(path) => StoreError::InUse(path.clone()),
     }
 }
 
@@ -1592,6 +1618,25 @@ mod tests {
         // Not into a non-empty directory; nothing there is touched.
         let err = crate::store::backup::restore(&file, &target, "store").unwrap_err();
         assert!(err.to_string().contains("not empty"), "{err}");
+    }
+
+    /// A store another handle still holds is refused with the reason after the bounded wait; once
+    /// that handle is dropped the store opens again at once, even though sled releases its lock
+    /// from background threads.
+    #[test]
+    fn a_store_in_use_is_refused_and_a_closed_one_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let first = SledStore::open(&path, Retention::default()).unwrap();
+        match SledStore::open(&path, Retention::default()) {
+            Err(e @ StoreError::InUse(_)) => assert!(e.to_string().contains("in use"), "{e}"),
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("opened a store that is in use"),
+        }
+        drop(first);
+        for _ in 0..20 {
+            drop(SledStore::open(&path, Retention::default()).unwrap());
+        }
     }
 
     #[test]
