@@ -1,7 +1,7 @@
 //! Operations endpoints: `POST /api/v1/admin/backup` streams a consistent snapshot of the store
 //! (the store part of a backup file, see [`crate::store::backup`]).
 
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -14,6 +14,7 @@ use hyper::body::Frame;
 use tokio::sync::mpsc;
 
 use super::{Admin, ApiError, AppState};
+use crate::store::BackupStats;
 use crate::store::backup::RecordWriter;
 
 /// Chunks of the streamed backup; the channel's bound keeps memory flat when the client reads
@@ -22,21 +23,18 @@ const CHUNK: usize = 256 * 1024;
 const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// Streams the store part of a backup. The store is copied on a blocking thread while the
-/// committer is paused (see [`crate::store::Store::backup`]); a failure ends the body early,
-/// without the end record, so the client knows the copy is incomplete.
+/// committer is paused (see [`crate::store::Store::backup`]) into an unnamed temporary file,
+/// then the committer resumes and the file is streamed: a client that reads slowly, or stops
+/// reading, never holds up the writes of the agents. A failure ends the body early, without the
+/// end record, so the client knows the copy is incomplete.
 pub async fn backup(_: Admin, State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
-        let failed = tx.clone();
-        let mut writer = RecordWriter::new(ChannelWriter {
-            tx,
-            buf: Vec::with_capacity(CHUNK),
+        let result = snapshot(store.as_ref()).and_then(|(file, stats)| {
+            stream(file, &tx)?;
+            Ok(stats)
         });
-        let result = store
-            .backup(&mut writer)
-            .map_err(|e| io::Error::other(e.to_string()))
-            .and_then(|stats| writer.finish().map(|_| stats));
         match result {
             Ok(stats) => tracing::info!(
                 trees = stats.trees,
@@ -46,7 +44,7 @@ pub async fn backup(_: Admin, State(state): State<Arc<AppState>>) -> Result<Resp
             ),
             Err(e) => {
                 tracing::error!(error = %e, "backup failed");
-                let _ = failed.blocking_send(Err(e));
+                let _ = tx.blocking_send(Err(e));
             }
         }
     });
@@ -56,35 +54,33 @@ pub async fn backup(_: Admin, State(state): State<Arc<AppState>>) -> Result<Resp
         .map_err(|e| ApiError::Internal(format!("backup response: {e}")))
 }
 
-/// A `Write` that sends full chunks into a channel (from a blocking thread).
-struct ChannelWriter {
-    tx: mpsc::Sender<io::Result<Bytes>>,
-    buf: Vec<u8>,
+/// Copies the store into an unnamed temporary file (in `TMPDIR`; it needs room for the
+/// store), rewound for reading. The committer is paused only for this local copy.
+fn snapshot(store: &dyn crate::store::Store) -> io::Result<(std::fs::File, BackupStats)> {
+    let file = tempfile::tempfile()?;
+    let mut writer = RecordWriter::new(io::BufWriter::with_capacity(CHUNK, file));
+    let stats = store
+        .backup(&mut writer)
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    let mut file = writer
+        .finish()?
+        .into_inner()
+        .map_err(io::IntoInnerError::into_error)?;
+    file.seek(SeekFrom::Start(0))?;
+    Ok((file, stats))
 }
 
-impl ChannelWriter {
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
+/// Sends the file in chunks; the channel's bound keeps memory flat.
+fn stream(mut file: std::fs::File, tx: &mpsc::Sender<io::Result<Bytes>>) -> io::Result<()> {
+    loop {
+        let mut chunk = vec![0; CHUNK];
+        let n = file.read(&mut chunk)?;
+        if n == 0 {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= CHUNK {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.send()
+        chunk.truncate(n);
+        tx.blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))?;
     }
 }
 
@@ -239,5 +235,99 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(response.headers()["x-request-id"].len(), 36);
+    }
+
+    /// A backup client that stops reading holds up nothing: the snapshot is staged in a local
+    /// file, so the committer resumes and agents' reports are acknowledged while the client
+    /// stalls. The stream, read later, is whole and holds exactly the store as it was when the
+    /// backup began.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stalled_backup_client_does_not_hold_up_writes() {
+        use std::sync::Arc;
+
+        use crate::store::backup::{Record, RecordReader};
+        use crate::store::sled_store::SledStore;
+        use crate::store::{ExceptionRecord, Retention, Store};
+
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<SledStore> =
+            Arc::new(SledStore::open(&dir.path().join("store"), Retention::default()).unwrap());
+        // Several megabytes that do not compress: far more than the chunks in flight.
+        let exceptions: Vec<ExceptionRecord> = (0..48)
+            .map(|_| ExceptionRecord {
+                device_id: uuid::Uuid::new_v4(),
+                reason: (0..2048)
+                    .map(|_| uuid::Uuid::new_v4().simple().to_string())
+                    .collect(),
+                controls: Vec::new(),
+                owner: "ops".into(),
+                review_date: chrono::NaiveDate::from_ymd_opt(2030, 1, 1).unwrap(),
+                recorded_at: chrono::Utc::now(),
+            })
+            .collect();
+        {
+            let (store, exceptions) = (store.clone(), exceptions.clone());
+            tokio::task::spawn_blocking(move || {
+                for e in &exceptions {
+                    store.put_exception(e).unwrap();
+                }
+            })
+            .await
+            .unwrap();
+        }
+        let h = Harness::with_store(store.clone());
+        let response = app(h.state.clone())
+            .oneshot(
+                Request::post("/api/v1/admin/backup")
+                    .header("authorization", format!("Bearer {ADMIN}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut body = response.into_body();
+        // The first chunk: the backup has begun. Then the client stops reading.
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+
+        let report = crate::store::contract::report("late", chrono::Utc::now());
+        let late_id = report.report_id;
+        let put = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                store.put_report(uuid::Uuid::new_v4(), chrono::Utc::now(), &report, None)
+            })
+        };
+        // Not a timing assertion: a bound so a regression fails instead of hanging the suite.
+        let outcome = tokio::time::timeout(std::time::Duration::from_secs(120), put)
+            .await
+            .expect("a report waited for a stalled backup client")
+            .unwrap();
+        assert_eq!(outcome.unwrap(), crate::store::PutOutcome::Stored);
+
+        // Now read the rest: the stream is whole, with every exception and without the
+        // report acknowledged after the backup began.
+        let mut bytes = first.to_vec();
+        bytes.extend_from_slice(&body.collect().await.unwrap().to_bytes());
+        let mut reader = RecordReader::new(&bytes[..]);
+        let (mut tree, mut exceptions_seen, mut late_seen) = (Vec::new(), 0, false);
+        while let Some(record) = reader.next_record().unwrap() {
+            match record {
+                Record::Tree(name) => tree = name,
+                Record::Pair(key, _) if tree == b"exceptions" => {
+                    exceptions_seen += usize::from(key.len() == 16);
+                }
+                Record::Pair(key, _) if tree == b"report_ids" => {
+                    late_seen |= key.ends_with(late_id.as_bytes());
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(exceptions_seen, exceptions.len());
+        assert!(
+            !late_seen,
+            "the backup holds a report acknowledged after it began"
+        );
+        assert!(store.has_report(late_id).unwrap());
     }
 }

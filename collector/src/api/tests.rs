@@ -501,7 +501,8 @@ async fn admin_endpoints_answer_json_errors() {
 }
 
 impl Harness {
-    fn with_store(store: Arc<dyn Store>) -> Self {
+    /// Over another store (the default is in memory).
+    pub(super) fn with_store(store: Arc<dyn Store>) -> Self {
         let mut h = Self::new();
         Arc::get_mut(&mut h.state)
             .expect("a new harness has one reference")

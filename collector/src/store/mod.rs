@@ -13,7 +13,7 @@ pub mod auth;
 pub mod backup;
 mod common;
 #[cfg(test)]
-mod contract;
+pub(crate) mod contract;
 pub mod imports;
 pub mod memory;
 pub mod sled_store;
@@ -217,14 +217,15 @@ pub trait Store: auth::AuthStore + ImportStore + Send + Sync + 'static {
     /// Removes a device's exception; durable on return. `Ok(false)` if there was none.
     fn delete_exception(&self, device_id: Uuid) -> Result<bool, StoreError>;
 
-    /// Writes a consistent snapshot of the whole store (every tree, every key) to `sink`:
-    /// everything acknowledged before the call is in it. See [`backup`] for the format. Blocks:
-    /// not for async threads. The default says this store cannot be backed up.
     /// Sizes for the metrics.
     fn sizes(&self) -> StoreSizes {
         StoreSizes::default()
     }
 
+    /// Writes a consistent snapshot of the whole store (every tree, every key) to `sink`:
+    /// everything acknowledged before the call is in it. See [`backup`] for the format. Blocks:
+    /// not for async threads; writes wait while it runs, so give it a fast local sink. The
+    /// default says this store cannot be backed up.
     fn backup(&self, sink: &mut dyn backup::BackupSink) -> Result<BackupStats, StoreError> {
         let _ = sink;
         Err(StoreError::Format(
