@@ -12,6 +12,7 @@ use reqwest::StatusCode;
 use ward_shared::Report;
 use ward_shared::api::{
     ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, REPORTS_PATH, ReportAck,
+    SPOOL_DEPTH_HEADER,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -81,12 +82,19 @@ impl Client {
         classify(request, &[StatusCode::UNAUTHORIZED], "enrollment refused: ").await
     }
 
-    /// Posts one gzip report body.
-    pub async fn send_report(&self, key: &str, gzip_body: Vec<u8>) -> Result<ReportAck, SendError> {
+    /// Posts one gzip report body; `waiting` is how many other reports the spool holds behind
+    /// it, for the collector's metrics.
+    pub async fn send_report(
+        &self,
+        key: &str,
+        gzip_body: Vec<u8>,
+        waiting: usize,
+    ) -> Result<ReportAck, SendError> {
         let request = self
             .http
             .post(format!("{}{REPORTS_PATH}", self.base))
             .bearer_auth(key)
+            .header(SPOOL_DEPTH_HEADER, waiting.to_string())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
             .body(gzip_body);

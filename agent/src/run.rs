@@ -73,7 +73,12 @@ impl Agent {
         let entries = self.spool.entries()?;
         for (i, entry) in entries.iter().enumerate() {
             let body = self.spool.read(entry)?;
-            match self.client.send_report(&self.state.key, body).await {
+            let waiting = entries.len().saturating_sub(i + 1);
+            match self
+                .client
+                .send_report(&self.state.key, body, waiting)
+                .await
+            {
                 Ok(ack) => {
                     self.spool.remove(entry)?;
                     match ack.status {

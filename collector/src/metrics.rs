@@ -18,6 +18,8 @@
 //! | `store_reports` | gauge | (history entries kept) |
 //! | `store_size_bytes` | gauge | (the store's size on disk) |
 //! | `store_write_queue` | gauge | (writes queued for the committer; the collector's own spool) |
+//! | `agent_spool_reports` | gauge | (reports waiting in active agents' spools, as each said at its last delivery since the collector started) |
+//! | `agents_with_spool_backlog` | gauge | (active agents whose spool held more than the report they were sending) |
 //! | `build_info` | gauge | `version` |
 
 use std::collections::BTreeMap;
@@ -55,6 +57,10 @@ pub struct Metrics {
     ingest_buckets: [AtomicU64; INGEST_BUCKETS.len()],
     ingest_count: AtomicU64,
     ingest_sum_micros: AtomicU64,
+    /// Each agent's spool backlog at its last delivery (header [`SPOOL_DEPTH_HEADER`]).
+    ///
+    /// [`SPOOL_DEPTH_HEADER`]: ward_shared::api::SPOOL_DEPTH_HEADER
+    spools: Mutex<BTreeMap<uuid::Uuid, u64>>,
 }
 
 impl Default for Metrics {
@@ -74,6 +80,7 @@ impl Metrics {
             ingest_buckets: [const { AtomicU64::new(0) }; INGEST_BUCKETS.len()],
             ingest_count: AtomicU64::new(0),
             ingest_sum_micros: AtomicU64::new(0),
+            spools: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -92,6 +99,28 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *rejected.entry(reason).or_default() += 1;
+    }
+
+    /// An agent delivered a report with `waiting` others behind it in its spool.
+    pub fn agent_spool(&self, agent: uuid::Uuid, waiting: u64) {
+        self.spools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(agent, waiting);
+    }
+
+    /// The summed backlog and the agents with one, over `active` agents only.
+    fn spool_backlog(&self, active: &std::collections::HashSet<uuid::Uuid>) -> (u64, usize) {
+        let spools = self
+            .spools
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        spools
+            .iter()
+            .filter(|(agent, _)| active.contains(agent))
+            .fold((0, 0), |(sum, with), (_, &waiting)| {
+                (sum.saturating_add(waiting), with + usize::from(waiting > 0))
+            })
     }
 
     pub fn enrollment(&self, accepted: bool) {
@@ -210,6 +239,20 @@ pub fn render(
         devices.len() - stale,
         agents.len() - revoked,
         store.report_count()?,
+    );
+    let active: std::collections::HashSet<uuid::Uuid> =
+        agents.iter().filter(|a| !a.revoked).map(|a| a.id).collect();
+    let (waiting, with_backlog) = METRICS.spool_backlog(&active);
+    let _ = writeln!(
+        out,
+        "# HELP ward_agent_spool_reports Reports waiting in active agents' spools, as each agent \
+         said at its last delivery since the collector started.\n\
+         # TYPE ward_agent_spool_reports gauge\n\
+         ward_agent_spool_reports {waiting}\n\
+         # HELP ward_agents_with_spool_backlog Active agents whose spool held other reports at \
+         their last delivery.\n\
+         # TYPE ward_agents_with_spool_backlog gauge\n\
+         ward_agents_with_spool_backlog {with_backlog}"
     );
     let sizes = store.sizes();
     if let Some(bytes) = sizes.on_disk_bytes {

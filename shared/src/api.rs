@@ -7,6 +7,9 @@ use uuid::Uuid;
 pub const ENROLL_PATH: &str = "/api/v1/enroll";
 /// `POST` a gzip- or plain-JSON [`crate::Report`] with `Authorization: Bearer <agent key>`.
 pub const REPORTS_PATH: &str = "/api/v1/reports";
+/// Optional header on a report `POST`: how many other reports were waiting in the agent's spool
+/// behind this one (a decimal integer). The collector shows the backlog in its metrics.
+pub const SPOOL_DEPTH_HEADER: &str = "x-ward-spool-depth";
 /// `GET` the device list, or `/api/v1/devices/{id}` for one device with its history.
 pub const DEVICES_PATH: &str = "/api/v1/devices";
 /// `GET` liveness; no authentication.

@@ -249,6 +249,14 @@ async fn post_report(
         PutOutcome::Duplicate => AckStatus::Duplicate,
     };
     crate::metrics::METRICS.report_received(outcome == PutOutcome::Stored);
+    // Optional; a value that is not a number is ignored: a metric never costs a report.
+    if let Some(waiting) = headers
+        .get(wire::SPOOL_DEPTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        crate::metrics::METRICS.agent_spool(agent.id, waiting);
+    }
     tracing::debug!(agent = %agent.id, report = %report_id, ?status, "report acknowledged");
     Ok(Json(ReportAck {
         report_id,

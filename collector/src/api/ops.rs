@@ -330,4 +330,77 @@ mod tests {
         );
         assert!(store.has_report(late_id).unwrap());
     }
+
+    /// Agents say how many reports wait in their spool behind the one they send; the metrics
+    /// sum it over active agents. A header that is not a number costs nothing: the report is
+    /// still stored.
+    #[tokio::test]
+    async fn metrics_show_the_agents_spool_backlog() {
+        use axum::http::header;
+
+        use super::super::tests::report;
+
+        let h = Harness::new_large();
+        let send = |key: String, depth: &'static str| {
+            let body = serde_json::to_vec(&report(None)).unwrap();
+            app(h.state.clone()).oneshot(
+                Request::post(ward_shared::api::REPORTS_PATH)
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                    .header(ward_shared::api::SPOOL_DEPTH_HEADER, depth)
+                    .body(axum::body::Body::from(body))
+                    .unwrap(),
+            )
+        };
+        let scrape = || async {
+            let response = app(h.state.clone())
+                .oneshot(
+                    Request::get("/metrics")
+                        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        };
+        let (a, b) = (h.enroll().await, h.enroll().await);
+        assert_eq!(send(a.agent_key.clone(), "7").await.unwrap().status(), 200);
+        assert_eq!(send(b.agent_key.clone(), "0").await.unwrap().status(), 200);
+        let text = scrape().await;
+        assert!(text.contains("\nward_agent_spool_reports 7\n"), "{text}");
+        assert!(
+            text.contains("\nward_agents_with_spool_backlog 1\n"),
+            "{text}"
+        );
+
+        // The latest delivery counts; nonsense is ignored and the report is stored anyway.
+        assert_eq!(send(a.agent_key.clone(), "2").await.unwrap().status(), 200);
+        assert_eq!(
+            send(b.agent_key.clone(), "lots").await.unwrap().status(),
+            200
+        );
+        assert_eq!(h.state.store.report_count().unwrap(), 4);
+        let text = scrape().await;
+        assert!(text.contains("\nward_agent_spool_reports 2\n"), "{text}");
+
+        // A revoked agent's backlog no longer counts.
+        let revoke = app(h.state.clone())
+            .oneshot(
+                Request::post(format!("/api/v1/agents/{}/revoke", a.agent_id))
+                    .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(revoke.status(), StatusCode::OK);
+        let text = scrape().await;
+        assert!(text.contains("\nward_agent_spool_reports 0\n"), "{text}");
+        assert!(
+            text.contains("\nward_agents_with_spool_backlog 0\n"),
+            "{text}"
+        );
+    }
 }

@@ -109,7 +109,7 @@ pub(super) fn post_json(path: &str, value: &Value) -> Request<Body> {
         .unwrap()
 }
 
-fn report(agent_id: Option<uuid::Uuid>) -> Report {
+pub(super) fn report(agent_id: Option<uuid::Uuid>) -> Report {
     let mut r = Report::new(
         AgentInfo {
             id: agent_id,
