@@ -985,6 +985,12 @@ impl Committer {
         facts: &ReportFacts,
         value: &IVec,
     ) -> Result<PutOutcome, StoreError> {
+        #[cfg(test)]
+        assert_ne!(
+            device_id,
+            tests::PANIC_DEVICE,
+            "a test made the committer panic"
+        );
         let t = &self.trees;
         let report_id = facts.report_id;
         if w.report_ids.contains_key(&report_id)
@@ -1332,6 +1338,67 @@ mod tests {
     use crate::store::contract::{gzip, report, t0};
 
     const CRASH_DIR_ENV: &str = "WARD_STORE_CRASH_DIR";
+    const ABORT_DIR_ENV: &str = "WARD_STORE_ABORT_DIR";
+    /// A put for this device makes the committer panic (test builds only).
+    pub(super) const PANIC_DEVICE: Uuid =
+        Uuid::from_u128(0xdead_0000_0000_4000_8000_0000_0000_0001);
+
+    /// If the committer thread panics, the whole process aborts (so the service manager starts
+    /// it again) instead of living on as a server that never acknowledges a write; what was
+    /// acknowledged before is on disk.
+    #[test]
+    fn a_panicking_committer_aborts_the_process() {
+        use std::os::unix::process::ExitStatusExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::sled_store::tests::abort_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ABORT_DIR_ENV, dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.signal(),
+            Some(6),
+            "not aborted: {:?}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("acknowledged "), "{stdout}");
+        assert!(!stdout.contains("still running"), "{stdout}");
+        // The harness may print the test's name on the same line first.
+        let id: Uuid = stdout
+            .split("acknowledged ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let store = SledStore::open(dir.path(), Retention::default()).unwrap();
+        assert!(store.has_report(id).unwrap());
+    }
+
+    #[test]
+    #[ignore = "child process of a_panicking_committer_aborts_the_process"]
+    fn abort_child() {
+        let Some(dir) = std::env::var_os(ABORT_DIR_ENV) else {
+            return;
+        };
+        let store = SledStore::open(Path::new(&dir), Retention::default()).unwrap();
+        let r = report("ws", t0());
+        store.put_report(Uuid::new_v4(), t0(), &r, None).unwrap();
+        println!("acknowledged {}", r.report_id);
+        let doomed = report("ws", t0());
+        let outcome = store.put_report(PANIC_DEVICE, t0(), &doomed, None);
+        std::thread::sleep(Duration::from_secs(5));
+        println!("still running after {outcome:?}");
+    }
 
     fn unlimited() -> Retention {
         Retention {
