@@ -174,7 +174,7 @@ mod tests {
     use tower::ServiceExt;
 
     use super::super::app;
-    use super::super::tests::{ADMIN, Harness};
+    use super::super::tests::{ADMIN, Harness, admin_request};
 
     #[tokio::test]
     async fn metrics_need_the_token_and_count_rejections_with_request_ids() {
@@ -277,12 +277,7 @@ mod tests {
         }
         let h = Harness::with_store(store.clone());
         let response = app(h.state.clone())
-            .oneshot(
-                Request::post("/api/v1/admin/backup")
-                    .header("authorization", format!("Bearer {ADMIN}"))
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
+            .oneshot(admin_request(Request::post("/api/v1/admin/backup")))
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -353,12 +348,7 @@ mod tests {
         };
         let scrape = || async {
             let response = app(h.state.clone())
-                .oneshot(
-                    Request::get("/metrics")
-                        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
-                        .body(axum::body::Body::empty())
-                        .unwrap(),
-                )
+                .oneshot(admin_request(Request::get("/metrics")))
                 .await
                 .unwrap();
             assert_eq!(response.status(), StatusCode::OK);
@@ -386,16 +376,10 @@ mod tests {
         assert!(text.contains("\nward_agent_spool_reports 2\n"), "{text}");
 
         // A revoked agent's backlog no longer counts.
-        let revoke = app(h.state.clone())
-            .oneshot(
-                Request::post(format!("/api/v1/agents/{}/revoke", a.agent_id))
-                    .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(revoke.status(), StatusCode::OK);
+        let (status, _) = h
+            .admin_post(&format!("/api/v1/agents/{}/revoke", a.agent_id))
+            .await;
+        assert_eq!(status, StatusCode::OK);
         let text = scrape().await;
         assert!(text.contains("\nward_agent_spool_reports 0\n"), "{text}");
         assert!(

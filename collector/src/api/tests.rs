@@ -88,18 +88,25 @@ impl Harness {
     }
 
     pub(super) async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
-        self.call(
-            Request::get(path)
-                .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
+        self.call(admin_request(Request::get(path))).await
+    }
+
+    /// A body-less admin `POST`, e.g. a revoke.
+    pub(super) async fn admin_post(&self, path: &str) -> (StatusCode, Value) {
+        self.call(admin_request(Request::post(path))).await
     }
 
     fn report_count(&self) -> u64 {
         self.state.store.report_count().unwrap()
     }
+}
+
+/// The request with the admin token and no body.
+pub(super) fn admin_request(builder: axum::http::request::Builder) -> Request<Body> {
+    builder
+        .header(header::AUTHORIZATION, format!("Bearer {ADMIN}"))
+        .body(Body::empty())
+        .unwrap()
 }
 
 pub(super) fn post_json(path: &str, value: &Value) -> Request<Body> {
