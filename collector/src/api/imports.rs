@@ -74,41 +74,7 @@ pub async fn post_imports(
         let bytes = ingest::read_body(request.into_body(), MAX_IMPORT_BYTES).await?;
         files.push((name, bytes));
     }
-    let store = state.store.clone();
-    let results = blocking(move || {
-        Ok(files
-            .iter()
-            .map(|(name, bytes)| {
-                if bytes.len() > MAX_IMPORT_BYTES {
-                    FileResult::rejected(
-                        name,
-                        format!(
-                            "the file is {} bytes; imports are limited to {MAX_IMPORT_BYTES} bytes",
-                            bytes.len()
-                        ),
-                    )
-                } else {
-                    intake::import_bytes(store.as_ref(), name, bytes, Utc::now())
-                }
-            })
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    for r in &results {
-        let detail = r.line();
-        let store = state.store.clone();
-        let actor = who.actor();
-        blocking(move || {
-            Ok(crate::auth::audit(
-                store.as_ref(),
-                &actor,
-                "import",
-                "imports",
-                &detail,
-            )?)
-        })
-        .await?;
-    }
+    let results = import_files(&state, who.actor(), files).await?;
     let failed = results
         .iter()
         .any(|r| matches!(r.outcome, FileOutcome::Failed { .. }));
@@ -129,6 +95,45 @@ pub async fn post_imports(
             rejected,
         }),
     ))
+}
+
+/// Imports each file through the intake and audits each result as `actor`: what the API and
+/// the dashboard's Imports page both do. A file over [`MAX_IMPORT_BYTES`] is rejected unread.
+pub async fn import_files(
+    state: &Arc<AppState>,
+    actor: String,
+    files: Vec<(String, axum::body::Bytes)>,
+) -> Result<Vec<FileResult>, ApiError> {
+    let store = state.store.clone();
+    let results = blocking(move || {
+        Ok(files
+            .iter()
+            .map(|(name, bytes)| {
+                if bytes.len() > MAX_IMPORT_BYTES {
+                    FileResult::rejected(
+                        &intake::clean_name(name),
+                        format!(
+                            "the file is {} bytes; imports are limited to {MAX_IMPORT_BYTES} bytes",
+                            bytes.len()
+                        ),
+                    )
+                } else {
+                    intake::import_bytes(store.as_ref(), name, bytes, Utc::now())
+                }
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let store = state.store.clone();
+    let lines: Vec<String> = results.iter().map(FileResult::line).collect();
+    blocking(move || {
+        for detail in &lines {
+            crate::auth::audit(store.as_ref(), &actor, "import", "imports", detail)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(results)
 }
 
 fn multipart_error(detail: &str) -> ApiError {

@@ -58,6 +58,55 @@ pub fn host_label(name: &str) -> String {
     }
 }
 
+/// A device as a role without network details names it: make, model and serial when known,
+/// else an opaque label from the device id ("Device 3f2a9c1b"), never its host name.
+pub fn asset_label(report: &Report, id: uuid::Uuid) -> String {
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !is_placeholder(s))
+            .map(str::to_owned)
+    };
+    let make_model: Vec<String> = [
+        clean(&report.hardware.manufacturer),
+        clean(&report.hardware.model),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let opaque = opaque_label(id);
+    let serial = clean(&report.hardware.serial).map(|s| crate::export::network::redact(&s));
+    match (make_model.is_empty(), serial) {
+        (true, None) => opaque,
+        (true, Some(serial)) => format!("Device serial {serial}"),
+        (false, Some(serial)) => format!("{} · serial {serial}", make_model.join(" ")),
+        (false, None) => format!("{} · {}", make_model.join(" "), &opaque["Device ".len()..]),
+    }
+}
+
+/// "Device 3f2a9c1b": the random end of the device id, the same on every page and export.
+pub fn opaque_label(id: uuid::Uuid) -> String {
+    let hex = id.simple().to_string();
+    format!("Device {}", &hex[hex.len() - 8..])
+}
+
+/// Vendor filler that names nothing ("To be filled by O.E.M.", "System Serial Number").
+fn is_placeholder(s: &str) -> bool {
+    let l = s.to_ascii_lowercase();
+    [
+        "to be filled",
+        "system serial",
+        "system product",
+        "default string",
+        "not specified",
+        "o.e.m.",
+    ]
+    .iter()
+    .any(|p| l.contains(p))
+        || l == "none"
+        || l == "0"
+}
+
 /// A plan as finance sees it: device labels cut to their first label, free text without
 /// addresses.
 pub fn plan(plan: &mut crate::plan::Plan) {

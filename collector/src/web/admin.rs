@@ -1,5 +1,6 @@
-//! Pages that change things: exceptions (security), imports, users, tokens and the audit log
-//! (admin). Every POST checks the role first, then the session's CSRF token, then the input.
+//! Pages that change things: exceptions (security), users, tokens and the audit log (admin);
+//! imports are in `imports_page`. Every POST checks the role first, then the session's CSRF
+//! token, then the input.
 
 use std::sync::Arc;
 
@@ -153,16 +154,6 @@ pub async fn remove_exception(
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, PageError> {
     remove_exception_page(state, &user, &id, &f.csrf).await
-}
-
-pub async fn imports(user: PageUser) -> Result<Markup, PageError> {
-    user.require(Permission::ManageImports)?;
-    let body = html! {
-        h1 { "Imports" }
-        p.lede { "Add what the agent cannot report: systeminfo and wmic qfe outputs from old Windows PCs, nmap scans, Active Directory exports, legacy probe files." }
-        p { "File imports are not available in this version of the collector yet. When they are, this page uploads the files and shows each file's result." }
-    };
-    Ok(page(&user, "Imports", body))
 }
 
 fn role_select(id: &str) -> Markup {

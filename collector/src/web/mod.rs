@@ -9,11 +9,13 @@
 
 mod admin;
 mod charts;
+mod imports_page;
 mod login;
 mod pages;
 mod plan_page;
 mod text;
 mod trend;
+mod unmanaged_page;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,8 +70,13 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ranking", get(pages::ranking))
         .route("/devices/{id}", get(pages::device))
         .route("/plan", get(plan_page::plan))
-        .route("/unmanaged", get(pages::unmanaged))
-        .route("/imports", get(admin::imports))
+        .route("/unmanaged", get(unmanaged_page::unmanaged))
+        .route(
+            "/imports",
+            get(imports_page::imports)
+                .post(imports_page::upload)
+                .layer(DefaultBodyLimit::max(crate::api::imports::MAX_UPLOAD_BYTES)),
+        )
         .route(
             "/exceptions",
             get(admin::exceptions).post(admin::add_exception),
@@ -172,6 +179,7 @@ pub enum PageError {
     Csrf,
     NotFound(String),
     BadInput(String),
+    TooLarge(String),
     Unavailable,
 }
 
@@ -219,6 +227,7 @@ impl IntoResponse for PageError {
             ),
             PageError::NotFound(m) => (StatusCode::NOT_FOUND, "Not found", m),
             PageError::BadInput(m) => (StatusCode::BAD_REQUEST, "Please check what you entered", m),
+            PageError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "Too large", m),
             PageError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Temporarily unavailable",
@@ -260,7 +269,7 @@ const NAV: &[(&str, &str, Permission)] = &[
     ("/overview", "Overview", Permission::Read),
     ("/ranking", "Ranking", Permission::Read),
     ("/plan", "Plan", Permission::Read),
-    ("/unmanaged", "Unmanaged", Permission::NetworkDetails),
+    ("/unmanaged", "Unmanaged", Permission::Read),
     ("/exceptions", "Exceptions", Permission::Read),
     ("/imports", "Imports", Permission::ManageImports),
     ("/admin/users", "Users", Permission::Administer),

@@ -1,4 +1,4 @@
-//! Overview, ranking, device and unmanaged pages.
+//! Overview, ranking and device pages.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -54,14 +54,20 @@ pub async fn overview(
     user: PageUser,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
-    let (summary, points) = blocking(move || {
+    let (summary, points, cov) = blocking(move || {
         let store = state.store.as_ref();
         let exceptions = exception_map(store)?;
         let now = Utc::now();
-        let all = estate::assess_all(store, &state.risk, &exceptions, now)?;
+        let devices = estate::merged_devices(store, &state.risk, now)?;
+        let cov =
+            crate::devices::coverage::coverage(&devices, now, state.risk.weights.stale_after_days);
+        let all: Vec<Assessed> = devices
+            .iter()
+            .map(|d| estate::assess_merged(d, &state.risk, &exceptions, now))
+            .collect();
         let summary = estate::summary(&all, &state.risk.catalog);
         let points = trend::trend(store, &state.risk, &exceptions, now, 6)?;
-        Ok((summary, points))
+        Ok((summary, points, cov))
     })
     .await?;
     let os_bars: Vec<Bar> = summary
@@ -161,10 +167,13 @@ pub async fn overview(
         h1 { "Overview" }
         p.lede { "Every device that reports to Ward, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
         section.cards aria-label="Headline figures" {
-            div.card { span.big { (summary.devices) } span { "devices reporting (managed)" } }
+            div.card { span.big { (summary.devices) } span { "devices known (agents, imports, scans and the directory)" } }
             div.card.bad { span.big { (text::percent(summary.unsupported_share)) } span { (summary.unsupported) " on systems with no security updates" } }
             div.card.warn { span.big { (summary.wannacry_exposed) } span { "open to WannaCry (MS17-010 missing, SMBv1 on)" } }
-            div.card { span.big { "–" } span { "unmanaged: seen only by scans or the directory (no imports yet)" } }
+            a href="/unmanaged" class={"card link " (if cov.unmanaged > 0 { "bad" } else { "ok" })} {
+                span.big { (cov.unmanaged) }
+                span { "unmanaged: seen only by scans or the directory. " (text::percent(cov.managed_share)) " of " (cov.devices) " active devices report through an agent or probe." }
+            }
         }
         div.grid {
             section { h2 { "Operating systems" } (svg(charts::bars("Devices by operating system", &os_bars, count))) }
@@ -503,17 +512,4 @@ pub fn exception_form(
             button type="submit" { "Record exception" }
         }
     }
-}
-
-pub async fn unmanaged(
-    State(_state): State<Arc<AppState>>,
-    user: PageUser,
-) -> Result<Markup, PageError> {
-    user.require(Permission::NetworkDetails)?;
-    let body = html! {
-        h1 { "Unmanaged devices" }
-        p.lede { "Devices seen only by network scans or the directory, with no Ward agent reporting." }
-        p { "No scan or directory imports are stored yet, so no unmanaged devices are known. An administrator adds them on the Imports page (nmap XML, Active Directory exports)." }
-    };
-    Ok(page(&user, "Unmanaged", body))
 }

@@ -219,7 +219,7 @@ const PAGES: [&str; 12] = [
 /// Which roles get each page: (viewer, finance, security, admin).
 fn allowed(page: &str) -> [bool; 4] {
     match page {
-        "/unmanaged" => [true, false, true, true],
+        "/unmanaged" => [true; 4],
         "/imports" | "/admin/users" | "/admin/tokens" | "/admin/audit" => {
             [false, false, false, true]
         }
@@ -880,4 +880,5 @@ async fn exports_follow_the_roles() {
     );
 }
 
+mod imports;
 mod review;
