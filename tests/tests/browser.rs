@@ -412,7 +412,7 @@ async fn finance_and_security_use_the_dashboard_in_chromium() {
     // Finance: overview, plan, a new budget, the XLSX.
     b.sign_in("fiona").await;
     let overview = b.text().await;
-    assert!(overview.contains("devices reporting"), "{overview}");
+    assert!(overview.contains("devices known"), "{overview}");
     assert!(overview.contains("open to WannaCry"));
     b.shot("02-overview-finance").await;
     b.goto("/plan").await;

@@ -165,7 +165,7 @@ pub async fn overview(
     );
     let body = html! {
         h1 { "Overview" }
-        p.lede { "Every device that reports to Ward, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
+        p.lede { "Every device Ward knows of, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
         section.cards aria-label="Headline figures" {
             div.card { span.big { (summary.devices) } span { "devices known (agents, imports, scans and the directory)" } }
             div.card.bad { span.big { (text::percent(summary.unsupported_share)) } span { (summary.unsupported) " on systems with no security updates" } }
