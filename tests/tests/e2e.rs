@@ -31,6 +31,15 @@ fn report(agent_id: &str) -> Report {
 }
 
 async fn post(c: &Collector, key: &str, body: Vec<u8>, gzip: bool) -> (u16, Value) {
+    try_post(c, key, body, gzip).await.unwrap()
+}
+
+async fn try_post(
+    c: &Collector,
+    key: &str,
+    body: Vec<u8>,
+    gzip: bool,
+) -> Result<(u16, Value), reqwest::Error> {
     let mut request = c
         .client()
         .post(format!("{}/api/v1/reports", c.url))
@@ -39,9 +48,9 @@ async fn post(c: &Collector, key: &str, body: Vec<u8>, gzip: bool) -> (u16, Valu
     if gzip {
         request = request.header("Content-Encoding", "gzip");
     }
-    let response = request.send().await.unwrap();
+    let response = request.send().await?;
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
 fn started(dir: &Path, config: Option<&str>) -> Collector {
@@ -250,7 +259,17 @@ async fn duplicate_and_bad_input_change_nothing() {
         ),
     ];
     for (what, key, body, gz, want_status, want_code) in cases {
-        let (status, error) = post(&c, key, body, gz).await;
+        let (status, error) = match try_post(&c, key, body, gz).await {
+            Ok(answer) => answer,
+            // The server answers 413 as soon as the declared length is over the limit and closes
+            // the connection; a client still writing the body may see the reset before the
+            // answer. Either way the report is refused, which the count below checks.
+            Err(e) if want_status == 413 && !gz => {
+                println!("{what}: the connection closed before the answer was read: {e}");
+                continue;
+            }
+            Err(e) => panic!("{what}: {e}"),
+        };
         assert_eq!(status, want_status, "{what}: {error}");
         assert_eq!(error["error"], want_code, "{what}: {error}");
         assert!(
