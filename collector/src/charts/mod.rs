@@ -607,7 +607,17 @@ pub fn plan_risk_chart(plan: &Plan, id: &str) -> String {
         .map(|(_, x, y)| format!("{},{}", n(x_of(*x)), n(y_of(*y))))
         .collect();
     let _ = write_polyline(&mut s, &path.join(" "), COLOURS[0], "", "Risk left");
-    for (i, (label, x, y)) in points.iter().enumerate() {
+    // Years that spend nothing sit on the previous point: one marker, one label naming them all.
+    let mut marks: Vec<(String, f64, f64)> = Vec::new();
+    for (label, x, y) in &points {
+        match marks.last_mut() {
+            Some(last) if (last.1 - x).abs() < 0.005 && (last.2 - y).abs() < 0.5 => {
+                last.0 = format!("{} to {label}", last.0.split(" to ").next().unwrap_or(""));
+            }
+            _ => marks.push((label.clone(), *x, *y)),
+        }
+    }
+    for (i, (label, x, y)) in marks.iter().enumerate() {
         let (px, py) = (x_of(*x), y_of(*y));
         let tip = format!(
             "{label}: {} spent, {} points left",
@@ -617,8 +627,8 @@ pub fn plan_risk_chart(plan: &Plan, id: &str) -> String {
         s.marker(0, px, py, COLOURS[0], &tip);
         // Above and to the right: risk falls as money is spent, so the line runs down and away
         // from the label; the right margin leaves room for the last one. A label that would sit
-        // on the previous one goes below its point instead.
-        let dy = if i > 0 && (points[i - 1].2 - y).abs() < 1.0 {
+        // on the previous one goes below its point instead, unless that is the money axis.
+        let dy = if i > 0 && (marks[i - 1].2 - y).abs() < 1.0 && py + 20.0 < PLOT_BOTTOM - 4.0 {
             20.0
         } else {
             -10.0

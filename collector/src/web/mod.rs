@@ -8,7 +8,6 @@
 //! (`crate::estate`, `crate::api::risk`).
 
 mod admin;
-mod charts;
 mod imports_page;
 mod login;
 mod pages;

@@ -9,27 +9,14 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::charts::{self, Bar, Series};
 use super::{PageError, PageUser, csrf_field, page, svg, text, trend};
 use crate::api::redact;
 use crate::api::risk::exception_map;
 use crate::api::{AppState, blocking, parse_id};
 use crate::auth::Permission;
+use crate::charts::{self, LineChart, Series, Unit, overview};
 use crate::estate::{self, Assessed, RankFilter};
 use crate::store::ExceptionRecord;
-
-fn count(v: f64) -> String {
-    format!("{v:.0}")
-}
-
-fn lifecycle_class(key: &str) -> &'static str {
-    match key {
-        "end_of_support" => "bad",
-        "extended_support" | "nearing_end" => "warn",
-        "supported" => "ok",
-        _ => "unknown",
-    }
-}
 
 fn remedy_class(key: &str) -> &'static str {
     match key {
@@ -40,21 +27,12 @@ fn remedy_class(key: &str) -> &'static str {
     }
 }
 
-fn readiness_class(key: &str) -> &'static str {
-    match key {
-        "capable" => "ok",
-        "fixable_in_firmware" | "component_upgrade" => "warn",
-        "replace" => "bad",
-        _ => "unknown",
-    }
-}
-
 pub async fn overview(
     State(state): State<Arc<AppState>>,
     user: PageUser,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
-    let (summary, points, cov) = blocking(move || {
+    let (summary, all, points, cov) = blocking(move || {
         let store = state.store.as_ref();
         let exceptions = exception_map(store)?;
         let now = Utc::now();
@@ -67,102 +45,44 @@ pub async fn overview(
             .collect();
         let summary = estate::summary(&all, &state.risk.catalog);
         let points = trend::trend(store, &state.risk, &exceptions, now, 6)?;
-        Ok((summary, points, cov))
+        Ok((summary, all, points, cov))
     })
     .await?;
-    let os_bars: Vec<Bar> = summary
-        .by_os_family
-        .iter()
-        .map(|(k, v)| Bar {
-            label: text::os_family(k).into(),
-            value: *v as f64,
-            class: "neutral",
-        })
-        .collect();
-    let order = [
-        "end_of_support",
-        "extended_support",
-        "nearing_end",
-        "supported",
-        "unknown",
-    ];
-    let life_bars: Vec<Bar> = order
-        .iter()
-        .filter_map(|k| summary.by_lifecycle.get(*k).map(|v| (k, v)))
-        .map(|(k, v)| Bar {
-            label: text::lifecycle_key(k).into(),
-            value: *v as f64,
-            class: lifecycle_class(k),
-        })
-        .collect();
-    let ready_bars: Vec<Bar> = [
-        "capable",
-        "fixable_in_firmware",
-        "component_upgrade",
-        "replace",
-        "unknown",
-    ]
-    .iter()
-    .filter_map(|k| summary.windows11_readiness.get(*k).map(|v| (k, v)))
-    .map(|(k, v)| Bar {
-        label: text::readiness_key(k).into(),
-        value: *v as f64,
-        class: readiness_class(k),
-    })
-    .collect();
-    let remedy_bars: Vec<Bar> = [
-        "replace_hardware",
-        "upgrade_os",
-        "fix_firmware",
-        "patch",
-        "isolate",
-        "no_action",
-        "unknown",
-    ]
-    .iter()
-    .filter_map(|k| summary.by_remedy.get(*k).map(|v| (k, v)))
-    .map(|(k, v)| Bar {
-        label: text::remedy_key(k).into(),
-        value: *v as f64,
-        class: remedy_class(k),
-    })
-    .collect();
-    // Dates, or times of day when the history spans less than two days.
-    let short_span = match (points.first(), points.last()) {
-        (Some(a), Some(b)) => b.at - a.at < chrono::Duration::days(2),
-        _ => false,
+    // One point per day: the chart's axis is by date.
+    let mut daily: Vec<&trend::TrendPoint> = Vec::new();
+    for p in &points {
+        match daily.last_mut() {
+            Some(last) if last.at.date_naive() == p.at.date_naive() => *last = p,
+            _ => daily.push(p),
+        }
+    }
+    // The table: one row per minute shown.
+    let mut table: Vec<&trend::TrendPoint> = Vec::new();
+    for p in &points {
+        let minute = |t: &trend::TrendPoint| t.at.format("%Y%m%d%H%M").to_string();
+        match table.last_mut() {
+            Some(last) if minute(last) == minute(p) => *last = p,
+            _ => table.push(p),
+        }
+    }
+    let series = |name: &str, value: fn(&trend::TrendPoint) -> usize| Series {
+        name: name.into(),
+        points: daily
+            .iter()
+            .map(|p| (p.at.date_naive(), value(p) as f64))
+            .collect(),
     };
-    let label_format = if short_span {
-        "%d %b %H:%M"
-    } else {
-        "%d %b %Y"
-    };
-    let labels: Vec<String> = points
-        .iter()
-        .map(|p| p.at.format(label_format).to_string())
-        .collect();
-    let trend_svg = charts::lines(
-        "Devices over time",
-        &labels,
-        &[
-            Series {
-                name: "All devices".into(),
-                class: "neutral",
-                values: points.iter().map(|p| p.devices as f64).collect(),
-            },
-            Series {
-                name: "No security updates".into(),
-                class: "bad",
-                values: points.iter().map(|p| p.unsupported as f64).collect(),
-            },
-            Series {
-                name: "Open to WannaCry".into(),
-                class: "warn",
-                values: points.iter().map(|p| p.wannacry as f64).collect(),
-            },
+    let trend_svg = charts::line_chart(&LineChart {
+        id: "trend".into(),
+        title: "Devices over time".into(),
+        unit: Unit::Count,
+        series: vec![
+            series("All devices", |p| p.devices),
+            series("No security updates", |p| p.unsupported),
+            series("Open to WannaCry", |p| p.wannacry),
+            series("Ready for Windows 11", |p| p.win11_ready),
         ],
-        count,
-    );
+    });
     let body = html! {
         h1 { "Overview" }
         p.lede { "Every device Ward knows of, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
@@ -176,21 +96,24 @@ pub async fn overview(
             }
         }
         div.grid {
-            section { h2 { "Operating systems" } (svg(charts::bars("Devices by operating system", &os_bars, count))) }
-            section { h2 { "Support status" } (svg(charts::bars("Devices by support status", &life_bars, count))) }
-            section { h2 { "Windows 11 readiness" } (svg(charts::bars("Windows devices by Windows 11 readiness", &ready_bars, count))) }
-            section { h2 { "What to do" } (svg(charts::bars("Devices by recommended action", &remedy_bars, count))) }
+            section { h2 { "Operating systems" } (svg(overview::by_os_family(&summary))) }
+            section { h2 { "Support status" } (svg(overview::by_lifecycle(&summary))) }
+            section { h2 { "Windows 11 readiness" } (svg(overview::readiness_by_class(&all))) }
+            section { h2 { "What to do" } (svg(overview::by_remedy(&summary))) }
         }
         section.wide {
             h2 { "Trend" }
             @if points.is_empty() { p { "No reports yet." } } @else {
+                @if daily.len() < 2 {
+                    p.hint { "The stored history covers less than a day so far; the lines fill in as reports arrive over the coming days." }
+                }
                 (svg(trend_svg))
                 table.compact {
                     caption { "The same figures as a table" }
                     thead { tr { th scope="col" { "Date" } th scope="col" { "Devices" } th scope="col" { "No security updates" } th scope="col" { "Open to WannaCry" } th scope="col" { "Ready for Windows 11" } } }
                     tbody {
-                        @for (p, l) in points.iter().zip(&labels) {
-                            tr { td { (l) } td.num { (p.devices) } td.num { (p.unsupported) } td.num { (p.wannacry) } td.num { (p.win11_ready) } }
+                        @for p in &table {
+                            tr { td { (p.at.format("%d %b %Y %H:%M")) } td.num { (p.devices) } td.num { (p.unsupported) } td.num { (p.wannacry) } td.num { (p.win11_ready) } }
                         }
                     }
                 }

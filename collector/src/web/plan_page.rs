@@ -10,11 +10,11 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::charts::{self, Bar, Series};
 use super::{PageError, PageUser, page, svg, text};
 use crate::api::risk::{exception_map, financial_year, parse_budget};
 use crate::api::{AppState, blocking};
 use crate::auth::Permission;
+use crate::charts::{self, Bar, BarChart, Unit};
 use crate::estate;
 use crate::plan::{Budget, Money, UnitCosts};
 
@@ -143,45 +143,26 @@ pub async fn plan(
     .await?;
 
     let start_risk = result.years.first().map_or(0, |y| y.risk_before);
-    let mut x_labels = vec!["Now".to_owned()];
-    let mut risk_left = vec![start_risk as f64];
-    let mut spent_so_far = vec![0.0];
-    let mut cumulative = 0i64;
-    for y in &result.years {
-        cumulative += y.spent.pence();
-        x_labels.push(y.label.clone());
-        risk_left.push(y.risk_after as f64);
-        spent_so_far.push(cumulative as f64);
-    }
-    let risk_chart = charts::lines(
-        "Risk left after each year",
-        &x_labels,
-        &[Series {
-            name: "Risk points left".into(),
-            class: "bad",
-            values: risk_left.clone(),
-        }],
-        |v| format!("{v:.0}"),
-    );
-    let spend_chart = charts::lines(
-        "Money spent so far",
-        &x_labels,
-        &[Series {
-            name: "Spent so far".into(),
-            class: "neutral",
-            values: spent_so_far.clone(),
-        }],
-        short_money,
-    );
-    let spend_bars: Vec<Bar> = result
-        .years
-        .iter()
-        .map(|y| Bar {
-            label: format!("{} (budget {})", y.label, y.budget.display()),
-            value: y.spent.pence() as f64,
-            class: "neutral",
-        })
-        .collect();
+    let risk_chart = charts::plan_risk_chart(&result, "plan-risk");
+    let spend_chart = charts::bar_chart(&BarChart {
+        id: "plan-spend".into(),
+        title: "Spend per financial year".into(),
+        unit: Unit::Pounds,
+        bars: result
+            .years
+            .iter()
+            .map(|y| {
+                Bar::new(
+                    format!(
+                        "{} (budget {})",
+                        y.label,
+                        short_money(y.budget.pence() as f64)
+                    ),
+                    y.spent.pence() as f64 / 100.0,
+                )
+            })
+            .collect(),
+    });
     let q = query_of(&budget_text, years_used, first_year, &costs);
     let cost_input = |id: &str, label: &str, value: Money| {
         html! {
@@ -215,13 +196,10 @@ pub async fn plan(
             div.card.ok { span.big { (result.years.last().map_or(start_risk, |y| y.risk_after)) } span { "risk points left after the last year" } }
             div.card.warn { span.big { (result.esu.len()) } span { "devices kept on Windows 10 ESU" } }
         }
-        div.grid {
-            section { h2 { "Risk left after each year" } (svg(risk_chart)) }
-            section { h2 { "Money spent so far" } (svg(spend_chart)) }
-        }
+        section.wide { h2 { "Risk left after each year" } (svg(risk_chart)) }
         section {
             h2 { "Spend per year" }
-            (svg(charts::bars("Spend per financial year", &spend_bars, short_money)))
+            (svg(spend_chart))
             table.compact {
                 thead { tr { th scope="col" { "Year" } th scope="col" class="num" { "Budget" } th scope="col" class="num" { "Spent" } th scope="col" class="num" { "Actions" } th scope="col" class="num" { "Risk at start" } th scope="col" class="num" { "Risk left" } } }
                 tbody { @for y in &result.years { tr {

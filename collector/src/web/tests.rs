@@ -301,10 +301,26 @@ async fn pages_show_plain_language_and_charts() {
     let web = Web::new();
     let (cookie, _) = web.session("vic");
     let overview = web.get("/overview", Some(&cookie)).await;
+    // The accessible charts: labelled by a title and a description stating the figures, with
+    // patterns as well as colours; the old colour-only charts are gone.
     assert!(
-        overview.body.contains("<svg class=\"chart\""),
-        "charts are inline SVG"
+        overview
+            .body
+            .contains(r#"role="img" aria-labelledby="os-family-title os-family-desc""#),
+        "charts are inline, labelled SVG"
     );
+    assert!(overview.body.contains(r#"<desc id="lifecycle-desc">"#));
+    assert!(
+        overview
+            .body
+            .contains("Windows 11 readiness by device class")
+    );
+    assert!(overview.body.contains(r#"id="trend-title""#));
+    assert!(
+        overview.body.contains("<pattern"),
+        "patterns, not colour only"
+    );
+    assert!(!overview.body.contains(r#"class="bar "#));
     assert!(overview.body.contains("open to WannaCry"));
     assert!(overview.body.contains("Windows 11 readiness"));
     let ranking = web.get("/ranking", Some(&cookie)).await;
@@ -339,6 +355,10 @@ async fn pages_show_plain_language_and_charts() {
         .await;
     assert!(plan.body.contains("2026/27") && plan.body.contains("2027/28"));
     assert!(plan.body.contains("Risk left after each year"));
+    assert!(
+        plan.body.contains(r#"id="plan-risk-title""#)
+            && plan.body.contains(r#"id="plan-spend-desc""#)
+    );
     assert!(plan.body.contains("£5,000.00"), "budget shown as money");
     let bad = web.get("/plan?budget=lots", Some(&cookie)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);

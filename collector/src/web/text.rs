@@ -31,18 +31,6 @@ pub fn lifecycle(state: LifecycleState) -> &'static str {
     }
 }
 
-/// The lifecycle key used in summaries (`end_of_support`...) in words.
-pub fn lifecycle_key(key: &str) -> &str {
-    match key {
-        "supported" => "Supported",
-        "nearing_end" => "Support ends within a year",
-        "extended_support" => "On paid extended support",
-        "end_of_support" => "No security updates",
-        "unknown" => "Not known",
-        other => other,
-    }
-}
-
 /// "Windows 7: no security updates since January 2023".
 pub fn lifecycle_sentence(a: &Assessment) -> String {
     let product = a
@@ -117,17 +105,6 @@ pub fn readiness(v: ReadinessVerdict) -> &'static str {
         ReadinessVerdict::ComponentUpgrade => "Ready after a part upgrade",
         ReadinessVerdict::Replace => "Cannot run Windows 11: replace",
         ReadinessVerdict::Unknown => "Not known",
-    }
-}
-
-pub fn readiness_key(key: &str) -> &str {
-    match key {
-        "capable" => "Ready",
-        "fixable_in_firmware" => "Firmware setting change",
-        "component_upgrade" => "Part upgrade",
-        "replace" => "Replace",
-        "unknown" => "Not known",
-        other => other,
     }
 }
 
