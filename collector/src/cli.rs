@@ -54,7 +54,8 @@ impl Backend {
                     unit_costs: config.costs.clone(),
                 }),
             }),
-            Err(e) if e.to_string().contains("lock") => {
+            // A running server holds the store: ask it instead.
+            Err(crate::store::StoreError::InUse(_)) => {
                 let mut addr = config.listen;
                 if addr.ip().is_unspecified() {
                     addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
@@ -451,11 +452,14 @@ pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result
             Ok(bytes) => match &backend {
                 Backend::Local { store, .. } => {
                     let store = store.clone();
-                    let name = name.clone();
-                    tokio::task::spawn_blocking(move || {
-                        intake::import_bytes(store.as_ref(), &name, &bytes, Utc::now())
+                    let given = name.clone();
+                    let mut r = tokio::task::spawn_blocking(move || {
+                        intake::import_bytes(store.as_ref(), &given, &bytes, Utc::now())
                     })
-                    .await?
+                    .await?;
+                    // The line names the file as given, as for the remote path below.
+                    r.name.clone_from(&name);
+                    r
                 }
                 Backend::Remote {
                     client,
@@ -478,6 +482,13 @@ pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result
                             r.name.clone_from(&name);
                             r
                         }
+                        // A success whose answer cannot be read is not the file's fault.
+                        _ if status.is_success() => FileResult {
+                            name: name.clone(),
+                            outcome: crate::intake::FileOutcome::Failed {
+                                reason: format!("the server's answer ({status}) could not be read"),
+                            },
+                        },
                         _ => FileResult::rejected(
                             &name,
                             format!(

@@ -28,8 +28,9 @@ pub enum FileOutcome {
         #[serde(default)]
         warnings: Vec<String>,
     },
-    /// These bytes were imported before (as `name`); nothing changed.
-    Duplicate { file_id: Uuid, name: String },
+    /// These bytes were imported before (as `imported_as`); nothing changed. (Not `name`: the
+    /// outcome is flattened into [`FileResult`], whose `name` is this upload's.)
+    Duplicate { file_id: Uuid, imported_as: String },
     /// Nothing stored, for this reason (the file's fault: trying again gives the same).
     Rejected { reason: String },
     /// Nothing stored because the store failed; trying again later may work.
@@ -78,9 +79,9 @@ impl FileResult {
                 }
                 line
             }
-            FileOutcome::Duplicate { name, .. } => {
+            FileOutcome::Duplicate { imported_as, .. } => {
                 format!(
-                    "{}: imported 0 devices (already imported as {name}; nothing changed)",
+                    "{}: imported 0 devices (already imported as {imported_as}; nothing changed)",
                     self.name
                 )
             }
@@ -144,7 +145,7 @@ pub fn import_bytes(store: &dyn Store, name: &str, bytes: &[u8], now: DateTime<U
             name,
             outcome: FileOutcome::Duplicate {
                 file_id: first.id,
-                name: first.name,
+                imported_as: first.name,
             },
         },
         Err(e) => {

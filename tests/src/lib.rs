@@ -4,7 +4,7 @@
 //! The binaries must be built first; `cargo test --workspace` does that. `WARD_BIN_DIR`
 //! overrides where they are looked for.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use ward_shared::{AgentInfo, Report};
 
 /// Where the workspace's binaries are: `WARD_BIN_DIR`, else the directory above this test
 /// executable's `deps/`.
@@ -267,4 +268,64 @@ pub fn spooled_ids(state: &Path) -> Vec<String> {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Gzip-compresses a request body, as the agent sends reports.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).expect("gzip into memory");
+    e.finish().expect("gzip into memory")
+}
+
+/// A minimal valid report from `agent_id` for host `hostname` running `os_name`, made now.
+pub fn report(agent_id: &str, hostname: &str, os_name: &str) -> Report {
+    let mut r = Report::new(
+        AgentInfo {
+            id: Some(agent_id.parse().expect("agent id is a UUID")),
+            name: "ward-agent".into(),
+            version: "0.1.0".into(),
+        },
+        chrono::Utc::now(),
+    );
+    r.host.hostname = Some(hostname.into());
+    r.os.name = Some(os_name.into());
+    r
+}
+
+/// Runs `ward-collector ARGS` to completion (no stdin).
+pub fn collector_cli(args: &[&str]) -> Output {
+    Command::new(bin("ward-collector"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ward-collector")
+}
+
+/// A TCP port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `../shared/realdata` beside the workspace, if this machine has it.
+pub fn realdata() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/realdata");
+    p.is_dir().then_some(p)
+}
+
+/// Whether this run is the CI, where a missing tool or artifact fails instead of skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Prints "skipped: WHY" and lets the test return, except in the CI, where it fails.
+pub fn skip(why: &str) {
+    assert!(!in_ci(), "CI=true but {why}");
+    println!("skipped: {why}");
 }

@@ -3,31 +3,17 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::Path;
 
 use serde_json::{Value, json};
-use ward_shared::{AgentInfo, Report};
-use ward_tests::{Collector, agent, agent_identity, enroll, init_collector, spooled_ids, stderr};
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
+use ward_shared::Report;
+use ward_tests::{
+    Collector, agent, agent_identity, collector_cli, enroll, gzip, init_collector, spooled_ids,
+    stderr,
+};
 
 fn report(agent_id: &str) -> Report {
-    let mut r = Report::new(
-        AgentInfo {
-            id: Some(agent_id.parse().unwrap()),
-            name: "ward-agent".into(),
-            version: "0.1.0".into(),
-        },
-        chrono::Utc::now(),
-    );
-    r.host.hostname = Some("e2e-host".into());
-    r.os.name = Some("Windows 10 Enterprise".into());
-    r
+    ward_tests::report(agent_id, "e2e-host", "Windows 10 Enterprise")
 }
 
 async fn post(c: &Collector, key: &str, body: Vec<u8>, gzip: bool) -> (u16, Value) {
@@ -518,14 +504,6 @@ fn quickstart_reports_this_machine_and_reuses_its_data() {
         .unwrap()
         .count();
     assert!(devices > 0);
-}
-
-fn collector_cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(ward_tests::bin("ward-collector"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

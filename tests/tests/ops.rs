@@ -3,50 +3,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ward_shared::{AgentInfo, Report};
-use ward_tests::{Collector, agent_identity, bin, enroll, init_collector, stderr};
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
+use ward_shared::Report;
+use ward_tests::{
+    Collector, agent_identity, bin, collector_cli, enroll, free_port, gzip, init_collector, stderr,
+};
 
 fn report(agent_id: &str) -> Report {
-    let mut r = Report::new(
-        AgentInfo {
-            id: Some(agent_id.parse().unwrap()),
-            name: "ward-agent".into(),
-            version: "0.1.0".into(),
-        },
-        chrono::Utc::now(),
-    );
-    r.host.hostname = Some("ops-host".into());
-    r.os.name = Some("Debian GNU/Linux 12".into());
-    r
-}
-
-fn collector_cli(args: &[&str]) -> Output {
-    Command::new(bin("ward-collector"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    ward_tests::report(agent_id, "ops-host", "Debian GNU/Linux 12")
 }
 
 /// A collector whose config names its port, so the CLI finds the running server.

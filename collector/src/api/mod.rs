@@ -525,6 +525,8 @@ async fn revoke_agent(
 #[cfg(test)]
 mod export_tests;
 #[cfg(test)]
+mod imports_tests;
+#[cfg(test)]
 mod risk_tests;
 #[cfg(test)]
 mod tests;

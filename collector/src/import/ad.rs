@@ -30,6 +30,7 @@ fn invalid(reason: impl Into<String>) -> ImportError {
 }
 
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
+    let ids = common::RecordIds::new(bytes, Format::Ad);
     let decoded = text::decode(bytes)?;
     let lines = text::lines(&decoded.text);
     let start = lines
@@ -130,8 +131,7 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
         let os_version = cell(row, c_osv);
         let sp = cell(row, c_sp);
 
-        let mut report =
-            common::import_report(Format::Ad, common::record_id(bytes, Format::Ad, i), now);
+        let mut report = common::import_report(Format::Ad, ids.id(i), now);
         report.host.hostname = host.clone();
         report.host.fqdn = dns.clone();
         report.host.domain = domain.clone();

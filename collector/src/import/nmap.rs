@@ -190,6 +190,7 @@ fn element(s: &quick_xml::events::BytesStart<'_>) -> Result<El, ImportError> {
 }
 
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
+    let ids = common::RecordIds::new(bytes, Format::Nmap);
     let (doc, truncated) = read_tree(bytes)?;
     let run = doc
         .child("nmaprun")
@@ -224,7 +225,7 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
             .and_then(|s| DateTime::from_timestamp(s, 0))
             .or(scan_start)
             .unwrap_or(now);
-        let id = common::record_id(bytes, Format::Nmap, i);
+        let id = ids.id(i);
         let mut rec = host_record(host, observed, id, args.clone());
         rec.origin = format!(
             "{origin}#{}",

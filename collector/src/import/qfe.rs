@@ -27,6 +27,7 @@ fn invalid(reason: impl Into<String>) -> ImportError {
 }
 
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
+    let ids = common::RecordIds::new(bytes, Format::Qfe);
     let decoded = text::decode(bytes)?;
     let lines = text::lines(&decoded.text);
     let (rows, tool) = if let Some(r) = list_rows(&lines) {
@@ -106,8 +107,7 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
                 host.as_deref().unwrap_or("(no host)")
             ));
         }
-        let mut report =
-            common::import_report(Format::Qfe, common::record_id(bytes, Format::Qfe, i), now);
+        let mut report = common::import_report(Format::Qfe, ids.id(i), now);
         report.host.hostname = host.clone();
         report.patches.last_installed_at = updates
             .iter()

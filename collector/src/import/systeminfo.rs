@@ -431,6 +431,7 @@ pub(crate) fn parse_text(
     } else {
         list_blocks(&lines)
     };
+    let ids = common::RecordIds::new(bytes, Format::Systeminfo);
     let mut warnings = Vec::new();
     let mut records = Vec::new();
     let several = blocks.len() > 1;
@@ -438,7 +439,7 @@ pub(crate) fn parse_text(
         match to_record(block, &mut warnings) {
             Some(mut rec) => {
                 let index = records.len();
-                rec.report.report_id = common::record_id(bytes, Format::Systeminfo, index);
+                rec.report.report_id = ids.id(index);
                 rec.report.collected_at = now;
                 rec.observed_at = now;
                 rec.origin = match (&rec.identity.host_name, several) {

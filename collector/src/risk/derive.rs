@@ -444,6 +444,29 @@ fn ms17(os: &OsIdentity, facts: &DeviceFacts, catalog: &Catalog) -> Ms17Status {
             }
         };
     let ms = &catalog.ms17_010;
+    let scan_vulnerable = facts.evidence.iter().find_map(|e| match e {
+        ExtraEvidence::Ms17010Vulnerable { source, .. } => Some(
+            source
+                .clone()
+                .unwrap_or_else(|| "nmap smb-vuln-ms17-010".into()),
+        ),
+        _ => None,
+    });
+    if os.kind.is_none()
+        && let Some(src) = &scan_vulnerable
+    {
+        // The scan's verdict is a finding of its own: it answered as an SMBv1 server with
+        // the flaw, whatever the OS turns out to be (only Windows has that server).
+        return status(
+            Ms17State::Missing,
+            format!(
+                "A network scan ({src}) reported the host VULNERABLE to MS17-010; its operating system is not known."
+            ),
+            Some("evidence.ms17_010_vulnerable"),
+            Some("true".into()),
+            None,
+        );
+    }
     if os.kind != Some(OsKind::Windows) {
         let state = if os.kind.is_some() {
             Ms17State::NotAffected
@@ -457,14 +480,6 @@ fn ms17(os: &OsIdentity, facts: &DeviceFacts, catalog: &Catalog) -> Ms17Status {
         };
         return status(state, basis, None, None, None);
     }
-    let scan_vulnerable = facts.evidence.iter().find_map(|e| match e {
-        ExtraEvidence::Ms17010Vulnerable { source, .. } => Some(
-            source
-                .clone()
-                .unwrap_or_else(|| "nmap smb-vuln-ms17-010".into()),
-        ),
-        _ => None,
-    });
     let Some(build) = os.build else {
         if let Some(src) = scan_vulnerable {
             return status(

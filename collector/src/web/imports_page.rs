@@ -68,10 +68,10 @@ fn outcome_words(r: &FileResult) -> (&'static str, &'static str, String) {
                 format!("{devices} {noun} from a {}.", format_words(format)),
             )
         }
-        FileOutcome::Duplicate { name, .. } => (
+        FileOutcome::Duplicate { imported_as, .. } => (
             "Duplicate",
             "warn",
-            format!("The same file was imported before (as {name}); nothing changed."),
+            format!("The same file was imported before (as {imported_as}); nothing changed."),
         ),
         FileOutcome::Rejected { reason } => (
             "Rejected",
