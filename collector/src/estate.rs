@@ -93,12 +93,28 @@ pub fn assess_all(
     exceptions: &HashMap<Uuid, ExceptionInfo>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Assessed>, StoreError> {
-    let mut all: Vec<Assessed> = merged_devices(store, ctx, now)?
+    Ok(assess_devices(
+        &merged_devices(store, ctx, now)?,
+        ctx,
+        exceptions,
+        now,
+    ))
+}
+
+/// Assesses merged devices, most urgent first (as [`assess_all`], for callers that also need
+/// the devices).
+pub fn assess_devices(
+    devices: &[Device],
+    ctx: &RiskContext,
+    exceptions: &HashMap<Uuid, ExceptionInfo>,
+    now: DateTime<Utc>,
+) -> Vec<Assessed> {
+    let mut all: Vec<Assessed> = devices
         .iter()
         .map(|d| assess_merged(d, ctx, exceptions, now))
         .collect();
     all.sort_by(|a, b| risk::compare(&a.assessment, &b.assessment));
-    Ok(all)
+    all
 }
 
 /// Filters for the ranking.

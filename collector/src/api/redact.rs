@@ -67,13 +67,16 @@ pub fn asset_label(report: &Report, id: uuid::Uuid) -> String {
             .filter(|s| !s.is_empty() && !is_placeholder(s))
             .map(str::to_owned)
     };
-    let make_model: Vec<String> = [
-        clean(&report.hardware.manufacturer),
-        clean(&report.hardware.model),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let model = clean(&report.hardware.model);
+    // "HP" + "HP EliteDesk 800 G3" names the maker once.
+    let make = clean(&report.hardware.manufacturer).filter(|m| {
+        model.as_ref().is_none_or(|model| {
+            !model
+                .to_ascii_lowercase()
+                .starts_with(&m.to_ascii_lowercase())
+        })
+    });
+    let make_model: Vec<String> = [make, model].into_iter().flatten().collect();
     let opaque = opaque_label(id);
     let serial = clean(&report.hardware.serial).map(|s| crate::export::network::redact(&s));
     match (make_model.is_empty(), serial) {
@@ -126,7 +129,28 @@ pub fn plan(plan: &mut crate::plan::Plan) {
 
 #[cfg(test)]
 mod tests {
-    use super::{host_label, is_network_field};
+    use super::{asset_label, host_label, is_network_field, opaque_label};
+
+    #[test]
+    fn asset_labels_never_name_the_host() {
+        let mut r: ward_shared::Report =
+            serde_json::from_str(include_str!("../../../shared/tests/golden/v1-windows.json"))
+                .unwrap();
+        let id = uuid::Uuid::now_v7();
+        assert_eq!(
+            asset_label(&r, id),
+            "HP EliteDesk 800 G3 SFF · serial CZC7281XYZ"
+        );
+        r.hardware.serial = Some("To be filled by O.E.M.".into());
+        let label = asset_label(&r, id);
+        assert!(label.starts_with("HP EliteDesk 800 G3 SFF · "), "{label}");
+        assert!(label.ends_with(&opaque_label(id)["Device ".len()..]));
+        r.hardware.manufacturer = None;
+        r.hardware.model = None;
+        r.hardware.serial = None;
+        assert_eq!(asset_label(&r, id), opaque_label(id));
+        assert!(!asset_label(&r, id).contains("PACS"));
+    }
 
     #[test]
     fn host_labels_lose_their_domain() {

@@ -11,6 +11,7 @@ use chrono::{NaiveDate, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::labels::Labels;
 use super::pages::{exception_form, exception_status};
 use super::{PageError, PageUser, csrf_field, page};
 use crate::api::risk::{self, NewException, save_exception};
@@ -22,14 +23,21 @@ pub async fn exceptions(
     user: PageUser,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
-    let (list, names) = blocking(move || {
+    let network = user.who.can(Permission::NetworkDetails);
+    let (list, names, labels) = blocking(move || {
         let store = state.store.as_ref();
-        let names: std::collections::HashMap<_, _> = store
-            .devices()?
-            .into_iter()
-            .map(|d| (d.id, d.hostname.unwrap_or_else(|| d.id.to_string())))
+        let devices = crate::estate::merged_devices(store, &state.risk, Utc::now())?;
+        let labels = Labels::new(&devices, network);
+        let names: std::collections::HashMap<_, _> = devices
+            .iter()
+            .flat_map(|d| {
+                let name = labels.name(d.id, d.hostname.as_deref());
+                std::iter::once(d.id)
+                    .chain(d.aliases.iter().copied())
+                    .map(move |id| (id, name.clone()))
+            })
             .collect();
-        Ok((store.exceptions()?, names))
+        Ok((store.exceptions()?, names, labels))
     })
     .await?;
     let today = Utc::now().date_naive();
@@ -40,8 +48,8 @@ pub async fn exceptions(
         @if list.is_empty() { p { "No exceptions recorded." } }
         @for e in &list {
             article.finding {
-                h2 { a href={"/devices/" (e.device_id)} { (names.get(&e.device_id).cloned().unwrap_or_else(|| e.device_id.to_string())) } }
-                (exception_status(e, today))
+                h2 { a href={"/devices/" (e.device_id)} { (names.get(&e.device_id).cloned().unwrap_or_else(|| labels.name(e.device_id, None))) } }
+                (exception_status(e, today, &labels))
                 @if manage {
                     form method="post" action={"/exceptions/" (e.device_id) "/remove"} {
                         (csrf_field(&user.csrf))

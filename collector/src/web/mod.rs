@@ -9,6 +9,7 @@
 
 mod admin;
 mod imports_page;
+mod labels;
 mod login;
 mod pages;
 mod plan_page;

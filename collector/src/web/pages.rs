@@ -9,6 +9,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::labels::Labels;
 use super::{PageError, PageUser, csrf_field, page, svg, text, trend};
 use crate::api::redact;
 use crate::api::risk::exception_map;
@@ -149,15 +150,14 @@ pub async fn ranking(
     Query(q): Query<RankingQuery>,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
-    let all = blocking(move || {
+    let network = user.who.can(Permission::NetworkDetails);
+    let (all, labels) = blocking(move || {
         let store = state.store.as_ref();
         let exceptions = exception_map(store)?;
-        Ok(estate::assess_all(
-            store,
-            &state.risk,
-            &exceptions,
-            Utc::now(),
-        )?)
+        let now = Utc::now();
+        let devices = estate::merged_devices(store, &state.risk, now)?;
+        let all = estate::assess_devices(&devices, &state.risk, &exceptions, now);
+        Ok((all, Labels::new(&devices, network)))
     })
     .await?;
     let sites: BTreeSet<String> = all
@@ -187,6 +187,11 @@ pub async fn ranking(
             })
         })
         .collect();
+    // Names as this role sees them: host names, or asset labels without network details.
+    for r in &mut rows {
+        r.hostname = Some(labels.name(r.device_id, r.hostname.as_deref()));
+        r.reason = labels.text(&r.reason);
+    }
     let sort = q.sort.clone().unwrap_or_else(|| "rank".into());
     match sort.as_str() {
         "hostname" => rows.sort_by(|a, b| a.hostname.cmp(&b.hostname)),
@@ -266,28 +271,42 @@ pub async fn device(
     user.require(Permission::Read)?;
     let id = parse_id(&id)?;
     let network = user.who.can(Permission::NetworkDetails);
-    let (assessed, summary, history, exception) = blocking(move || {
+    let (assessed, device, history, exception, labels) = blocking(move || {
         let store = state.store.as_ref();
         let exceptions = exception_map(store)?;
-        let summary = store
-            .device(id)?
+        let now = Utc::now();
+        let devices = estate::merged_devices(store, &state.risk, now)?;
+        let device = crate::devices::find(&devices, id)
+            .cloned()
             .ok_or_else(|| crate::api::ApiError::NotFound(format!("There is no device {id}.")))?;
-        let assessed = estate::assess_device(store, &state.risk, id, &exceptions, Utc::now())?
-            .ok_or_else(|| {
-                crate::api::ApiError::NotFound(format!("Device {id} has no report yet."))
-            })?;
-        let history = store.history(id, 20)?;
-        let exception = store.exceptions()?.into_iter().find(|e| e.device_id == id);
-        Ok((assessed, summary, history, exception))
+        let assessed = estate::assess_merged(&device, &state.risk, &exceptions, now);
+        let history = store.history(device.id, 20)?;
+        let exception = store
+            .exceptions()?
+            .into_iter()
+            .find(|e| device.is_named(e.device_id));
+        let labels = Labels::new(&devices, network);
+        Ok((assessed, device, history, exception, labels))
     })
     .await?;
+    let id = device.id;
     let mut a = assessed.assessment;
     let mut report = assessed.report;
     if !network {
         redact::assessment(&mut a);
         redact::report(&mut report);
+        for f in &mut a.findings {
+            f.sentence = labels.text(&f.sentence);
+            for e in &mut f.evidence {
+                e.value = labels.text(&e.value);
+            }
+        }
+        a.remedy.reason = labels.text(&a.remedy.reason);
+        for step in &mut a.remedy.steps {
+            *step = labels.text(step);
+        }
     }
-    let name = a.hostname.clone().unwrap_or_else(|| id.to_string());
+    let name = labels.name(id, a.hostname.as_deref());
     let today = Utc::now().date_naive();
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "not reported".into());
     let yesno = |v: Option<bool>| match v {
@@ -310,7 +329,7 @@ pub async fn device(
         section {
             h2 { "Exception" }
             @match &exception {
-                Some(e) => { (exception_status(e, today)) }
+                Some(e) => { (exception_status(e, today, &labels)) }
                 None => { p { "None recorded: this device is ranked on its own risk." } }
             }
             @if user.who.can(Permission::ManageExceptions) {
@@ -352,8 +371,18 @@ pub async fn device(
         }
         section {
             h2 { "Facts by source" }
+            table.compact {
+                caption { "Who saw this device, newest first. Facts from the newest sighting of each source are merged; older ones are history." }
+                thead { tr { th scope="col" { "Source" } th scope="col" { "Seen (UTC)" } th scope="col" { "From" } th scope="col" { "Counts" } } }
+                tbody { @for s in device.sightings.iter().take(20) { tr {
+                    td { (source_words(s.source)) }
+                    td { (s.observed_at.format("%d %b %Y %H:%M")) }
+                    td { (labels.text(&s.origin)) }
+                    td { @if s.stale { "no: older than the stale window" } @else if s.current { "yes: newest from this source" } @else { "no: a newer one exists" } }
+                } } }
+            }
             table.facts {
-                caption { "Ward agent, collected " (report.collected_at.format("%d %b %Y %H:%M UTC")) ", received " (summary.last_seen.format("%d %b %Y %H:%M UTC")) }
+                caption { "The merged facts. Last seen " (device.last_seen.format("%d %b %Y %H:%M UTC")) "." }
                 tbody {
                     tr { th scope="row" { "Operating system" } td { (opt(&report.os.name)) } }
                     tr { th scope="row" { "Support status" } td { (text::lifecycle(a.lifecycle.state)) } }
@@ -391,7 +420,22 @@ pub async fn device(
     Ok(page(&user, &name, body))
 }
 
-pub fn exception_status(e: &ExceptionRecord, today: NaiveDate) -> Markup {
+/// A source in words.
+pub fn source_words(s: crate::import::Source) -> &'static str {
+    use crate::import::Source;
+    match s {
+        Source::Agent => "Ward agent",
+        Source::Probe => "probe report",
+        Source::Systeminfo => "systeminfo file",
+        Source::Qfe => "update list (qfe)",
+        Source::Ad => "Active Directory",
+        Source::Nmap => "nmap scan",
+    }
+}
+
+/// An exception's state and text; the text scrubbed by `labels` for roles without network
+/// details.
+pub fn exception_status(e: &ExceptionRecord, today: NaiveDate, labels: &Labels) -> Markup {
     let (words, class) = if e.review_date < today {
         ("Expired: ranked on its own risk again", "bad")
     } else if (e.review_date - today).num_days() <= 30 {
@@ -400,9 +444,9 @@ pub fn exception_status(e: &ExceptionRecord, today: NaiveDate) -> Markup {
         ("Active", "ok")
     };
     html! {
-        p { span class={"tag " (class)} { (words) } " until " (e.review_date.format("%d %B %Y")) ". Owner: " (e.owner) "." }
-        p { "Reason: " (e.reason) }
-        @if !e.controls.is_empty() { p { "Controls: " (e.controls.join("; ")) } }
+        p { span class={"tag " (class)} { (words) } " until " (e.review_date.format("%d %B %Y")) ". Owner: " (labels.text(&e.owner)) "." }
+        p { "Reason: " (labels.text(&e.reason)) }
+        @if !e.controls.is_empty() { p { "Controls: " (labels.text(&e.controls.join("; "))) } }
     }
 }
 

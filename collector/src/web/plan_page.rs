@@ -10,6 +10,7 @@ use chrono::Utc;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::labels::Labels;
 use super::{PageError, PageUser, page, svg, text};
 use crate::api::risk::{exception_map, financial_year, parse_budget};
 use crate::api::{AppState, blocking};
@@ -133,12 +134,30 @@ pub async fn plan(
         per_year,
     };
     let plan_costs = costs.clone();
+    let network = user.who.can(Permission::NetworkDetails);
     let result = blocking(move || {
         let store = state.store.as_ref();
         let exceptions = exception_map(store)?;
-        let all = estate::assess_all(store, &state.risk, &exceptions, Utc::now())?;
-        estate::plan(&all, &plan_costs, &budget)
-            .map_err(|e| crate::api::ApiError::BadRequest(e.to_string()))
+        let now = Utc::now();
+        let devices = estate::merged_devices(store, &state.risk, now)?;
+        let all = estate::assess_devices(&devices, &state.risk, &exceptions, now);
+        let mut plan = estate::plan(&all, &plan_costs, &budget)
+            .map_err(|e| crate::api::ApiError::BadRequest(e.to_string()))?;
+        // Without network details: asset labels, never host names.
+        let labels = Labels::new(&devices, network);
+        for y in &mut plan.years {
+            for a in &mut y.actions {
+                a.label = labels.name(a.device, Some(&a.label));
+            }
+        }
+        for e in &mut plan.esu {
+            e.label = labels.name(e.device, Some(&e.label));
+            e.reason = labels.text(&e.reason);
+        }
+        for u in &mut plan.unfunded {
+            u.label = labels.name(u.device, Some(&u.label));
+        }
+        Ok(plan)
     })
     .await?;
 

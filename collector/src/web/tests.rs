@@ -349,7 +349,9 @@ async fn pages_show_plain_language_and_charts() {
         .await;
     assert!(device.body.contains("Windows 11 checklist"));
     assert!(device.body.contains("Findings"));
-    assert!(device.body.contains("Ward agent, collected"));
+    assert!(
+        device.body.contains("Who saw this device") && device.body.contains("<td>Ward agent</td>")
+    );
     let plan = web
         .get("/plan?budget=5000&years=2&first_year=2026", Some(&cookie))
         .await;
@@ -900,5 +902,6 @@ async fn exports_follow_the_roles() {
     );
 }
 
+mod finance;
 mod imports;
 mod review;

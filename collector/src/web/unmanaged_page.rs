@@ -80,17 +80,6 @@ fn load(
     Ok((cov, smb))
 }
 
-fn source_words(s: Source) -> &'static str {
-    match s {
-        Source::Nmap => "nmap scan",
-        Source::Ad => "Active Directory",
-        Source::Agent => "Ward agent",
-        Source::Probe => "probe report",
-        Source::Systeminfo => "systeminfo file",
-        Source::Qfe => "update list (qfe)",
-    }
-}
-
 /// MS17-010 (the WannaCry hole) in words, with a tag class.
 fn ms17_words(f: &SmbFindings) -> (&'static str, &'static str) {
     match &f.ms17_010 {
@@ -210,7 +199,7 @@ pub async fn unmanaged(
                         @let (s1, s1_class) = smb1_words(&f);
                         tr {
                             td { (label(d, network)) @if let Some(site) = &d.site { br; span.hint { (site) } } }
-                            td { (d.sources.iter().map(|s| source_words(*s)).collect::<Vec<_>>().join(", ")) }
+                            td { (d.sources.iter().map(|s| super::pages::source_words(*s)).collect::<Vec<_>>().join(", ")) }
                             td { (d.last_seen.format("%d %b %Y")) br; span.hint { (age(now, d.last_seen)) } }
                             td { (d.os_name.clone().unwrap_or_else(|| "not known".into())) }
                             td { span class={"tag " (ms_class)} { (ms) } }

@@ -250,6 +250,23 @@ async fn unmanaged_page_lists_outside_only_devices_by_role() {
     assert!(f.body.contains("withheld for your role"));
     assert!(f.body.contains("Device "), "opaque labels");
 
+    // A device known only from the scan has its own page, with the scan as its source.
+    let devices =
+        crate::estate::merged_devices(web.state.store.as_ref(), &web.state.risk, Utc::now())
+            .unwrap();
+    let xp = devices
+        .iter()
+        .find(|d| {
+            d.hostname
+                .as_deref()
+                .is_some_and(|h| h.starts_with("xp-lab"))
+        })
+        .expect("the XP PC");
+    let page = web.get(&format!("/devices/{}", xp.id), Some(&sam)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<td>nmap scan</td>") && page.body.contains("scan.xml"));
+    assert!(page.body.contains("Open to WannaCry"));
+
     // The overview's coverage card has the numbers and links here.
     let o = web.get("/overview", Some(&sam)).await;
     let card = o
