@@ -4,8 +4,9 @@
 //! spool and logs under `%ProgramData%\Ward`, whose ACL allows only SYSTEM and Administrators.
 //! On its first start it enrolls with the settings an installer left in `HKLM\SOFTWARE\Ward`
 //! (`Server`, `EnrollSecret`, `CA`: the MSI's WARD_SERVER / WARD_ENROLL_SECRET / WARD_CA, or
-//! `service install --server ...`), retrying while the collector is unreachable, and deletes
-//! the secret once enrolled. Then it runs like `ward-agent run`. Logs go to a daily-rotated file
+//! `service install --server ...`), retrying while the collector is unreachable. The secret is
+//! moved out of the registry (readable by local users) into the state directory before the first
+//! attempt, and deleted from there once enrolled. Then it runs like `ward-agent run`. Logs go to a daily-rotated file
 //! in `%ProgramData%\Ward\logs` (14 kept); start, stop, enrollment and fatal errors also go to the
 //! Application event log (source `WardAgent`).
 //!
@@ -31,8 +32,9 @@ pub enum ServiceCommand {
         /// The site's enrollment secret.
         #[arg(long)]
         enroll_secret: Option<String>,
-        /// The collector's CA: a PEM file path, or the PEM text itself.
-        #[arg(long)]
+        /// The collector's CA: a PEM file path, or the PEM text itself (which starts with
+        /// "-----BEGIN", so it is taken as a value, not as an option).
+        #[arg(long, allow_hyphen_values = true)]
         ca: Option<String>,
     },
     /// Stop and remove the service (state and spool stay).
@@ -212,6 +214,32 @@ mod tests {
             pem_lines(multi),
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
         );
+    }
+
+    #[test]
+    fn install_takes_the_ca_as_pem_text() {
+        use clap::Parser;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(subcommand)]
+            service: ServiceCommand,
+        }
+        let pem = "-----BEGIN CERTIFICATE----- MIIB -----END CERTIFICATE-----";
+        let cli = Cli::try_parse_from([
+            "service",
+            "install",
+            "--server",
+            "https://x",
+            "--enroll-secret",
+            "s",
+            "--ca",
+            pem,
+        ])
+        .expect("parses");
+        let ServiceCommand::Install { ca, .. } = cli.service else {
+            panic!("install")
+        };
+        assert_eq!(ca.as_deref(), Some(pem));
     }
 
     #[test]

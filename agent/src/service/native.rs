@@ -326,7 +326,7 @@ fn init_file_logging(dir: &Path) -> Option<tracing_appender::non_blocking::Worke
 async fn serve(dir: &Path, stop: Arc<tokio::sync::Notify>) -> anyhow::Result<()> {
     let mut wait = Duration::from_secs(30);
     while !State::is_enrolled(dir) {
-        match settings()? {
+        match settings(dir)? {
             None => {
                 event(
                     EventKind::Warning,
@@ -338,7 +338,7 @@ async fn serve(dir: &Path, stop: Arc<tokio::sync::Notify>) -> anyhow::Result<()>
             }
             Some(bootstrap) => match enroll_with(dir, &bootstrap).await {
                 Ok(state) => {
-                    forget_secret();
+                    forget_secret(dir);
                     event(
                         EventKind::Info,
                         &format!(
@@ -372,16 +372,38 @@ async fn serve(dir: &Path, stop: Arc<tokio::sync::Notify>) -> anyhow::Result<()>
     Ok(())
 }
 
-fn settings() -> anyhow::Result<Option<Bootstrap>> {
+/// Where the enrollment secret waits, inside the state directory, until enrollment succeeds.
+const BOOTSTRAP_SECRET: &str = "bootstrap-secret";
+
+/// The installer's settings. `HKLM\SOFTWARE\Ward` is readable by local users, so a secret found
+/// there is moved at once, before any enrollment attempt, into the state directory (SYSTEM and
+/// Administrators only) and deleted from the registry: it is exposed from the install until the
+/// service's first start, not until the collector is first reachable.
+fn settings(dir: &Path) -> anyhow::Result<Option<Bootstrap>> {
     let hklm = winreg::RegKey::predef(winreg::enums::HKEY_LOCAL_MACHINE);
-    let Ok(key) = hklm.open_subkey(SETTINGS_KEY) else {
-        return Ok(None);
+    let key = hklm.open_subkey(SETTINGS_KEY).ok();
+    let get = |name: &str| {
+        key.as_ref()
+            .and_then(|k| k.get_value::<String, _>(name).ok())
+            .filter(|v| !v.trim().is_empty())
     };
-    let get = |name: &str| key.get_value::<String, _>(name).ok();
+    let secret_path = dir.join(BOOTSTRAP_SECRET);
+    if let Some(secret) = get("EnrollSecret") {
+        crate::state::create_private_dir(dir)?;
+        crate::state::write_atomic(&secret_path, secret.trim().as_bytes(), true)?;
+        delete_registry_secret();
+        tracing::info!("enrollment secret moved from the registry into the state directory");
+    }
+    let (server, ca) = (get("Server"), get("CA"));
+    if server.is_none() && ca.is_none() {
+        // Nothing to enroll with (a secret alone, say after the settings were removed).
+        return Ok(None);
+    }
+    let secret = std::fs::read_to_string(&secret_path).ok();
     Ok(super::bootstrap(
-        get("Server").as_deref(),
-        get("EnrollSecret").as_deref(),
-        get("CA").as_deref(),
+        server.as_deref(),
+        secret.as_deref(),
+        ca.as_deref(),
     )?)
 }
 
@@ -395,22 +417,28 @@ async fn enroll_with(dir: &Path, b: &Bootstrap) -> anyhow::Result<State> {
             path
         }
     };
-    let secret_path = dir.join("bootstrap-secret");
-    crate::state::write_atomic(&secret_path, b.secret.as_bytes(), true)?;
-    let result = enroll(EnrollArgs {
+    // `settings` left the secret there; it stays for the retries until enrollment succeeds.
+    let secret_path = dir.join(BOOTSTRAP_SECRET);
+    if !secret_path.exists() {
+        crate::state::write_atomic(&secret_path, b.secret.as_bytes(), true)?;
+    }
+    Ok(enroll(EnrollArgs {
         server: &b.server,
         ca: &ca_path,
         secret_file: &secret_path,
         state_dir: dir,
         force: false,
     })
-    .await;
-    let _ = std::fs::remove_file(&secret_path);
-    Ok(result?)
+    .await?)
 }
 
 /// The enrollment secret is not needed once this agent has its own key.
-fn forget_secret() {
+fn forget_secret(dir: &Path) {
+    delete_registry_secret();
+    let _ = std::fs::remove_file(dir.join(BOOTSTRAP_SECRET));
+}
+
+fn delete_registry_secret() {
     let hklm = winreg::RegKey::predef(winreg::enums::HKEY_LOCAL_MACHINE);
     if let Ok(key) = hklm.open_subkey_with_flags(SETTINGS_KEY, winreg::enums::KEY_SET_VALUE) {
         let _ = key.delete_value("EnrollSecret");
