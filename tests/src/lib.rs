@@ -4,6 +4,8 @@
 //! The binaries must be built first; `cargo test --workspace` does that. `WARD_BIN_DIR`
 //! overrides where they are looked for.
 
+pub mod wine;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
