@@ -902,6 +902,7 @@ async fn exports_follow_the_roles() {
     );
 }
 
+mod csrf;
 mod finance;
 mod imports;
 mod review;
