@@ -1,9 +1,12 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver (chromedriver)
 //! against a real `ward-collector serve` on 127.0.0.1 with an estate reported through the API.
 //!
-//! Finance signs in, opens the plan, changes the budget, downloads the XLSX and the test reads
-//! it; security opens the top device, records an exception and sees the device move down the
-//! ranking. Screenshots of every page go to `target/screenshots/`.
+//! When `../shared/realdata` is present (CI has it), the admin first uploads its real
+//! systeminfo outputs and nmap scans on the Imports page and checks each file's result and the
+//! Unmanaged page. Finance signs in, opens the plan, changes the budget, downloads the XLSX and
+//! the test reads it, and sees asset labels instead of host names; security opens the top
+//! device, records an exception and sees the device move down the ranking. Screenshots of
+//! every page go to `target/screenshots/`.
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver` (scripts/packages.txt); without them
 //! the test prints "skipped: ..." and passes, except under CI=true, where it fails.
@@ -319,6 +322,68 @@ impl Browser {
     }
 }
 
+/// `../shared/realdata` beside the workspace, if this machine has it.
+fn realdata() -> Option<PathBuf> {
+    // Canonical: the browser's file chooser takes no `..`.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/realdata")
+        .canonicalize()
+        .ok()
+        .filter(|p| p.is_dir())
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read realdata").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+impl Browser {
+    /// Uploads `files` on the Imports page (one upload) and returns the page's text.
+    async fn import(&self, files: &[PathBuf]) -> String {
+        self.goto("/imports").await;
+        let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        self.client
+            .find(Locator::Css("#i-files"))
+            .await
+            .expect("file input")
+            .send_keys(&paths.join("\n"))
+            .await
+            .expect("choose files");
+        self.client
+            .find(Locator::Css("#main form.stack button[type=submit]"))
+            .await
+            .expect("import button")
+            .click()
+            .await
+            .expect("click");
+        let start = Instant::now();
+        loop {
+            let text = self.text().await;
+            if text.contains("Result of this upload") {
+                return text;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "no upload result: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 /// Waits for a finished download (Chromium writes `.crdownload` first).
 fn wait_for_download(dir: &Path, ext: &str) -> PathBuf {
     let start = Instant::now();
@@ -409,6 +474,61 @@ async fn finance_and_security_use_the_dashboard_in_chromium() {
     b.wait_for_path("/login").await;
     b.shot("01-login").await;
 
+    // Admin: real systeminfo outputs and nmap scans through the Imports page, as a person
+    // would upload them; then the devices seen only by the scans.
+    let real = realdata();
+    if let Some(root) = &real {
+        b.sign_in("ada").await;
+        b.goto("/imports").await;
+        b.shot("01a-imports-empty").await;
+        for (kind, shot) in [
+            ("systeminfo", "01b-imports-systeminfo"),
+            ("nmap", "01c-imports-nmap"),
+        ] {
+            let files = files_under(&root.join(kind));
+            assert!(!files.is_empty(), "{kind} files in {}", root.display());
+            let text = b.import(&files).await;
+            let rows = b
+                .client
+                .find_all(Locator::Css("section.notice tbody tr"))
+                .await
+                .expect("result rows");
+            assert_eq!(rows.len(), files.len(), "one result per {kind} file");
+            let mut ok = 0;
+            for row in rows {
+                let t = row.text().await.expect("row");
+                if t.contains("Imported") || t.contains("Duplicate") {
+                    ok += 1;
+                } else {
+                    assert!(
+                        t.contains("Nothing from this file was stored"),
+                        "a rejected file says why: {t}"
+                    );
+                }
+            }
+            assert!(
+                ok * 2 >= files.len(),
+                "most real {kind} files import ({ok} of {}): {text}",
+                files.len()
+            );
+            b.shot(shot).await;
+        }
+        b.goto("/imports").await;
+        assert!(b.text().await.contains("Recent imports"));
+        b.goto("/unmanaged").await;
+        let unmanaged = b.text().await;
+        assert!(unmanaged.contains("Coverage by site"), "{unmanaged}");
+        assert!(
+            unmanaged.contains("nmap scan"),
+            "scanned hosts no agent reports: {unmanaged}"
+        );
+        b.shot("01d-unmanaged-admin").await;
+        b.sign_out().await;
+    } else {
+        assert!(!ci, "../shared/realdata is required under CI=true");
+        println!("skipped: the real-data imports (../shared/realdata not present)");
+    }
+
     // Finance: overview, plan, a new budget, the XLSX.
     b.sign_in("fiona").await;
     let overview = b.text().await;
@@ -463,6 +583,18 @@ async fn finance_and_security_use_the_dashboard_in_chromium() {
     // Finance sees no network details.
     b.goto("/ranking").await;
     b.shot("05-ranking-finance").await;
+    let finance_names = b.ranking_names().await;
+    for host in ["RAD-XRAY-01", "PHARM-PC-02", "PACS-VIEW-07", "LAB-SRV-01"] {
+        assert!(
+            !finance_names.iter().any(|n| n.contains(host)),
+            "finance sees the host name {host}: {finance_names:?}"
+        );
+    }
+    b.goto("/unmanaged").await;
+    let unmanaged = b.text().await;
+    assert!(unmanaged.contains("withheld for your role"), "{unmanaged}");
+    b.shot("05b-unmanaged-finance").await;
+    b.goto("/ranking").await;
     let device_text = {
         b.client
             .find(Locator::Css("table.ranking tbody tr td:nth-child(2) a"))
@@ -483,6 +615,13 @@ async fn finance_and_security_use_the_dashboard_in_chromium() {
     b.goto("/ranking").await;
     let before = b.ranking_names().await;
     assert!(before.len() >= 8, "{before:?}");
+    if real.is_some() {
+        assert!(
+            before.len() > 30,
+            "imported machines rank too: {}",
+            before.len()
+        );
+    }
     let top = before[0].clone();
     b.shot("07-ranking-security").await;
     b.client

@@ -38,8 +38,8 @@ pub fn format_words(format: &str) -> &str {
     match format {
         "systeminfo" => "Windows systeminfo",
         "qfe" => "installed updates (wmic qfe / Get-HotFix)",
-        "nmap" => "nmap scan (XML)",
-        "ad" => "Active Directory export (CSV)",
+        "nmap" => "nmap scan, XML",
+        "ad" => "Active Directory export, CSV",
         "probe" => "legacy probe report",
         other => other,
     }
@@ -65,7 +65,7 @@ fn outcome_words(r: &FileResult) -> (&'static str, &'static str, String) {
             (
                 "Imported",
                 "ok",
-                format!("{devices} {noun} from a {}.", format_words(format)),
+                format!("{devices} {noun} ({}).", format_words(format)),
             )
         }
         FileOutcome::Duplicate { imported_as, .. } => (

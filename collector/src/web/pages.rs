@@ -75,7 +75,7 @@ pub async fn overview(
     };
     let trend_svg = charts::line_chart(&LineChart {
         id: "trend".into(),
-        title: "Devices over time".into(),
+        title: "Devices reporting through the Ward agent, over time".into(),
         unit: Unit::Count,
         series: vec![
             series("All devices", |p| p.devices),
@@ -88,7 +88,7 @@ pub async fn overview(
         h1 { "Overview" }
         p.lede { "Every device Ward knows of, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
         section.cards aria-label="Headline figures" {
-            div.card { span.big { (summary.devices) } span { "devices known (agents, imports, scans and the directory)" } }
+            div.card { span.big { (summary.devices) } span { "devices known (agents, imports, scans and the directory); " (cov.devices) " seen in the last " (cov.stale_after_days) " days" } }
             div.card.bad { span.big { (text::percent(summary.unsupported_share)) } span { (summary.unsupported) " on systems with no security updates" } }
             div.card.warn { span.big { (summary.wannacry_exposed) } span { "open to WannaCry (MS17-010 missing, SMBv1 on)" } }
             a href="/unmanaged" class={"card link " (if cov.unmanaged > 0 { "bad" } else { "ok" })} {
@@ -104,6 +104,7 @@ pub async fn overview(
         }
         section.wide {
             h2 { "Trend" }
+            p.hint { "From the agents' stored report history; imported files and scans are not in the trend yet." }
             @if points.is_empty() { p { "No reports yet." } } @else {
                 @if daily.len() < 2 {
                     p.hint { "The stored history covers less than a day so far; the lines fill in as reports arrive over the coming days." }

@@ -38,6 +38,9 @@ fn snapshot(web: &Web) -> Snapshot {
     }
 }
 
+/// (who posts, path, their CSRF token, the fields without the token).
+type Form<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>);
+
 #[tokio::test]
 async fn every_admin_and_security_form_needs_the_session_token() {
     let web = Web::new();
@@ -51,19 +54,20 @@ async fn every_admin_and_security_form_needs_the_session_token() {
         web.post_form("/exceptions", Some(&sam), &form).await.status,
         StatusCode::SEE_OTHER
     );
-    let (token, _) = crate::auth::create_token(
-        web.state.store.as_ref(),
-        "test",
-        "nightly",
-        Role::Viewer,
-    )
-    .unwrap();
+    let (token, _) =
+        crate::auth::create_token(web.state.store.as_ref(), "test", "nightly", Role::Viewer)
+            .unwrap();
     let remove_exception = format!("/exceptions/{}/remove", web.win);
     let revoke = format!("/admin/tokens/{}/revoke", token.id);
     let exception_fields = web.exception_form("", &device);
-    let forms: Vec<(&str, &str, &str, Vec<(&str, &str)>)> = vec![
+    let forms: Vec<Form> = vec![
         // (who, path, their csrf, fields without csrf)
-        ("sam", "/exceptions", &sam_csrf, exception_fields[1..].to_vec()),
+        (
+            "sam",
+            "/exceptions",
+            &sam_csrf,
+            exception_fields[1..].to_vec(),
+        ),
         ("sam", &remove_exception, &sam_csrf, vec![]),
         (
             "ada",
@@ -98,7 +102,11 @@ async fn every_admin_and_security_form_needs_the_session_token() {
             let a = web.post_form(path, Some(cookie), &f).await;
             assert_eq!(a.status, StatusCode::FORBIDDEN, "{path} with {bad:?}");
             assert!(a.body.contains("nothing was changed"), "{path}");
-            assert_eq!(snapshot(&web), before, "{path} with {bad:?} changed something");
+            assert_eq!(
+                snapshot(&web),
+                before,
+                "{path} with {bad:?} changed something"
+            );
         }
     }
     // The session survived the refused sign-out.
@@ -126,7 +134,10 @@ async fn every_admin_and_security_form_needs_the_session_token() {
     assert!(!after.users.iter().any(|u| u.0 == "vic"));
     let fin = |s: &Snapshot| s.users.iter().find(|u| u.0 == "fin").unwrap().2.clone();
     assert_ne!(fin(&after), fin(&before), "fin's password changed");
-    assert!(after.tokens.contains(&(token.id, true)), "the token was revoked");
+    assert!(
+        after.tokens.contains(&(token.id, true)),
+        "the token was revoked"
+    );
     assert_eq!(after.tokens.len(), 2, "a token was created");
     assert_eq!(
         web.get("/overview", Some(&ada)).await.status,

@@ -108,7 +108,7 @@ async fn admin_uploads_files_and_sees_each_result() {
     // One file rejected: the whole answer says so, the good file is stored all the same.
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     assert!(a.body.contains("Result of this upload"));
-    assert!(a.body.contains("scan.xml") && a.body.contains("2 devices from a nmap scan (XML)"));
+    assert!(a.body.contains("scan.xml") && a.body.contains("2 devices (nmap scan, XML)."));
     assert!(a.body.contains("notes.txt") && a.body.contains("Rejected"));
     assert!(a.body.contains("Nothing from this file was stored."));
     let files = web.state.store.import_files().unwrap();
@@ -132,7 +132,7 @@ async fn admin_uploads_files_and_sees_each_result() {
     // The recent list shows it, and the audit log names the importer.
     let page = web.get("/imports", Some(&admin)).await;
     assert!(page.body.contains("Recent imports") && page.body.contains("scan.xml"));
-    assert!(page.body.contains("nmap scan (XML)"));
+    assert!(page.body.contains("nmap scan, XML"));
     let audit = web.get("/admin/audit", Some(&admin)).await;
     assert!(audit.body.contains("user:ada") && audit.body.contains("scan.xml: imported 2 devices"));
 
