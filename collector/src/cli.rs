@@ -428,11 +428,14 @@ pub fn catalog_show(data: &Path) -> anyhow::Result<String> {
     ))
 }
 
+/// Uploads at least this large say so before they are sent to a running server.
+const LARGE_UPLOAD_BYTES: usize = 1 << 20;
+
 /// `ward-collector import`: every file (directories walked) parsed and stored, one result line
 /// each on stdout as it goes, progress on stderr for long runs. Returns whether every file was
 /// imported (now or before).
 pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result<bool> {
-    use std::io::Write as _;
+    use std::io::{IsTerminal as _, Write as _};
 
     use crate::intake::{self, FileResult};
 
@@ -441,6 +444,12 @@ pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result
         bail!("no file to import");
     }
     let backend = Backend::open(data)?;
+    // Within a large file: a line a second on a terminal, fewer into a log.
+    let progress_every = if std::io::stderr().is_terminal() {
+        std::time::Duration::from_secs(1)
+    } else {
+        std::time::Duration::from_secs(5)
+    };
     let total = files.len();
     let started = std::time::Instant::now();
     let mut last_progress = started;
@@ -454,7 +463,19 @@ pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result
                     let store = store.clone();
                     let given = name.clone();
                     let mut r = tokio::task::spawn_blocking(move || {
-                        intake::import_bytes(store.as_ref(), &given, &bytes, Utc::now())
+                        let mut progress = intake::FileProgress::new(
+                            &given,
+                            progress_every,
+                            std::time::Instant::now(),
+                            std::io::stderr(),
+                        );
+                        intake::import_bytes_with_progress(
+                            store.as_ref(),
+                            &given,
+                            &bytes,
+                            Utc::now(),
+                            &mut |stage| progress.update(stage, std::time::Instant::now()),
+                        )
                     })
                     .await?;
                     // The line names the file as given, as for the remote path below.
@@ -466,6 +487,12 @@ pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result
                     base,
                     token,
                 } => {
+                    if bytes.len() >= LARGE_UPLOAD_BYTES {
+                        eprintln!(
+                            "progress: {name}: sending {} bytes; the server reads and stores them",
+                            bytes.len()
+                        );
+                    }
                     let response = client
                         .post(format!("{base}/api/v1/imports"))
                         .query(&[("name", intake::clean_name(&name))])

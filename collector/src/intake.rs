@@ -107,8 +107,30 @@ pub fn clean_name(name: &str) -> String {
 
 /// Parses and stores one file. Blocking (the store waits for the disk): not on an async thread.
 pub fn import_bytes(store: &dyn Store, name: &str, bytes: &[u8], now: DateTime<Utc>) -> FileResult {
+    import_bytes_with_progress(store, name, bytes, now, &mut |_| {})
+}
+
+/// Where the import of one file has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Records read from the file so far.
+    Reading { records: usize },
+    /// Every record is read; they are being stored (one atomic write).
+    Storing { records: usize },
+}
+
+/// [`import_bytes`], telling `progress` where it has got (see [`FileProgress`]).
+pub fn import_bytes_with_progress(
+    store: &dyn Store,
+    name: &str,
+    bytes: &[u8],
+    now: DateTime<Utc>,
+    progress: &mut dyn FnMut(Stage),
+) -> FileResult {
     let name = clean_name(name);
-    let parsed = match import::parse(bytes, &name, now) {
+    let parsed = match import::parse_with_progress(bytes, &name, now, &mut |records| {
+        progress(Stage::Reading { records });
+    }) {
         Ok(p) => p,
         Err(e) => return FileResult::rejected(&name, e.to_string()),
     };
@@ -118,6 +140,9 @@ pub fn import_bytes(store: &dyn Store, name: &str, bytes: &[u8], now: DateTime<U
     let Ok(records) = u32::try_from(parsed.records.len()) else {
         return FileResult::rejected(&name, "too many records in one file");
     };
+    progress(Stage::Storing {
+        records: parsed.records.len(),
+    });
     let file = ImportFile {
         id: Uuid::now_v7(),
         name: name.clone(),
@@ -157,6 +182,62 @@ pub fn import_bytes(store: &dyn Store, name: &str, bytes: &[u8], now: DateTime<U
                 },
             }
         }
+    }
+}
+
+/// Files with at least this many records always say when they are being stored.
+pub const LARGE_FILE_RECORDS: usize = 1000;
+
+/// Progress lines for one file (`progress: NAME: 12000 records read`), written to `out` (stderr
+/// in the CLI) at most once per `every` while the file is read, and once when a large file
+/// (or one that already printed progress) is being stored. Best effort: a failed write is
+/// ignored. Time is passed in, so the rate limit is tested without waiting.
+pub struct FileProgress<W> {
+    name: String,
+    every: Duration,
+    last: std::time::Instant,
+    printed: bool,
+    out: W,
+}
+
+impl<W: std::io::Write> FileProgress<W> {
+    pub fn new(name: &str, every: Duration, started: std::time::Instant, out: W) -> Self {
+        Self {
+            name: name.to_owned(),
+            every,
+            last: started,
+            printed: false,
+            out,
+        }
+    }
+
+    pub fn update(&mut self, stage: Stage, now: std::time::Instant) {
+        let line = match stage {
+            Stage::Reading { records } => {
+                if now.saturating_duration_since(self.last) < self.every {
+                    return;
+                }
+                format!("progress: {}: {records} records read", self.name)
+            }
+            Stage::Storing { records } => {
+                if records < LARGE_FILE_RECORDS && !self.printed {
+                    return;
+                }
+                format!(
+                    "progress: {}: {records} records read; storing them",
+                    self.name
+                )
+            }
+        };
+        self.last = now;
+        self.printed = true;
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+
+    /// The writer back (tests read what was written).
+    pub fn into_inner(self) -> W {
+        self.out
     }
 }
 
@@ -346,5 +427,100 @@ impl DropFolder {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    fn lines(p: FileProgress<Vec<u8>>) -> Vec<String> {
+        String::from_utf8(p.into_inner())
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn progress_is_printed_at_a_bounded_rate_and_when_a_large_file_is_stored() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut p = FileProgress::new("ad.csv", Duration::from_secs(1), t0, Vec::new());
+        for (ms, records) in [
+            (0, 0),
+            (400, 4000),
+            (900, 9000),
+            (1100, 11000),
+            (1500, 15000),
+        ] {
+            p.update(Stage::Reading { records }, at(ms));
+        }
+        p.update(Stage::Reading { records: 20000 }, at(2200));
+        p.update(Stage::Storing { records: 20000 }, at(2300));
+        assert_eq!(
+            lines(p),
+            [
+                "progress: ad.csv: 11000 records read",
+                "progress: ad.csv: 20000 records read",
+                "progress: ad.csv: 20000 records read; storing them",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_small_quick_file_prints_no_progress() {
+        let t0 = Instant::now();
+        let mut p = FileProgress::new("pc.txt", Duration::from_secs(1), t0, Vec::new());
+        p.update(Stage::Reading { records: 1 }, t0 + Duration::from_millis(5));
+        p.update(Stage::Storing { records: 1 }, t0 + Duration::from_millis(6));
+        assert!(lines(p).is_empty());
+    }
+
+    #[test]
+    fn a_slow_small_file_says_it_is_storing_after_saying_it_reads() {
+        let t0 = Instant::now();
+        let mut p = FileProgress::new("scan.xml", Duration::from_secs(1), t0, Vec::new());
+        p.update(Stage::Reading { records: 10 }, t0 + Duration::from_secs(3));
+        p.update(Stage::Storing { records: 12 }, t0 + Duration::from_secs(3));
+        assert_eq!(
+            lines(p),
+            [
+                "progress: scan.xml: 10 records read",
+                "progress: scan.xml: 12 records read; storing them",
+            ]
+        );
+    }
+
+    #[test]
+    fn import_reports_its_stages_in_order() {
+        let store = crate::store::memory::MemoryStore::new();
+        let mut csv = String::from("Name,DNSHostName,OperatingSystem,Enabled\r\n");
+        for i in 0..3 {
+            csv.push_str(&format!("PC{i},pc{i}.corp.example,Windows 10 Pro,True\r\n"));
+        }
+        let mut stages = Vec::new();
+        let r =
+            import_bytes_with_progress(&store, "ad.csv", csv.as_bytes(), Utc::now(), &mut |s| {
+                stages.push(s)
+            });
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(stages.last(), Some(&Stage::Storing { records: 3 }));
+        assert!(
+            stages.contains(&Stage::Reading { records: 3 }),
+            "{stages:?}"
+        );
+        // A rejected file never reaches the store stage.
+        let mut stages = Vec::new();
+        let r = import_bytes_with_progress(&store, "x.txt", b"nothing", Utc::now(), &mut |s| {
+            stages.push(s)
+        });
+        assert!(!r.ok());
+        assert!(
+            !stages.iter().any(|s| matches!(s, Stage::Storing { .. })),
+            "{stages:?}"
+        );
     }
 }

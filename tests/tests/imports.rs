@@ -341,3 +341,112 @@ async fn real_captures_import_rank_and_show_what_is_unmanaged() {
     );
     assert!(c.stop().unwrap().success());
 }
+
+/// Waits (up to a minute) until `done` says so; the drop folder is polled every second here.
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+const DROP_SYSTEMINFO: &str = "Host Name:                 LAB-ANALYSER\r\nOS Name:                   Microsoft Windows XP Professional\r\nOS Version:                5.1.2600 Service Pack 3 Build 2600\r\nSystem type:               X86-based PC\r\nDomain:                    KLINIK\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_dropped_into_the_watched_folder_are_imported_or_rejected_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    init_collector(
+        &data,
+        Some("import_drop_dir = \"drop\"\nimport_poll_secs = 1\n"),
+    )
+    .unwrap();
+    let c = Collector::start(&data, 0).unwrap();
+    let drop = data.join("drop");
+    let (done, rejected) = (drop.join("done"), drop.join("rejected"));
+    assert!(
+        done.is_dir() && rejected.is_dir(),
+        "serve makes the folders"
+    );
+
+    // A copy in progress under a .part name, renamed when complete; a plain write; junk; and
+    // names the watcher leaves alone.
+    let t = chrono::Utc::now().timestamp();
+    let scan = format!(
+        "<?xml version=\"1.0\"?>\n<nmaprun scanner=\"nmap\" start=\"{t}\"><host starttime=\"{t}\"><status state=\"up\"/><address addr=\"10.4.0.2\" addrtype=\"ipv4\"/><hostnames><hostname name=\"pump-gw\" type=\"PTR\"/></hostnames></host></nmaprun>\n"
+    );
+    std::fs::write(drop.join("scan.xml.part"), &scan).unwrap();
+    std::fs::write(drop.join("lab-systeminfo.txt"), DROP_SYSTEMINFO).unwrap();
+    std::fs::write(
+        drop.join("notes.txt"),
+        "call the vendor about the analyser\r\n",
+    )
+    .unwrap();
+    std::fs::write(drop.join(".hidden.csv"), "Name,DNSHostName\r\n").unwrap();
+    std::fs::write(drop.join("copying.tmp"), DROP_SYSTEMINFO).unwrap();
+    std::fs::rename(drop.join("scan.xml.part"), drop.join("scan.xml")).unwrap();
+
+    wait_for("the drop folder to be processed", || {
+        names_in(&done).len() == 2 && names_in(&rejected).len() == 2
+    });
+    assert_eq!(
+        names_in(&done),
+        BTreeSet::from(["scan.xml".to_owned(), "lab-systeminfo.txt".to_owned()])
+    );
+    assert_eq!(
+        names_in(&rejected),
+        BTreeSet::from(["notes.txt".to_owned(), "notes.txt.reason.txt".to_owned()])
+    );
+    let reason = std::fs::read_to_string(rejected.join("notes.txt.reason.txt")).unwrap();
+    assert!(reason.contains("not recognised"), "{reason}");
+    // Left alone: the hidden file and the one still being copied.
+    assert_eq!(
+        names_in(&drop),
+        BTreeSet::from([".hidden.csv".to_owned(), "copying.tmp".to_owned()])
+    );
+
+    // Both machines are in the estate; the scanned one is unmanaged.
+    let (_, devices) = c.admin_get("/api/v1/devices").await.unwrap();
+    let hosts: BTreeSet<String> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["hostname"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        hosts.contains("LAB-ANALYSER") && hosts.contains("pump-gw"),
+        "{hosts:?}"
+    );
+    let (_, coverage) = c.admin_get("/api/v1/coverage").await.unwrap();
+    assert_eq!(coverage["unmanaged"], 1, "{coverage}");
+
+    // The same bytes dropped again: filed under done/ beside the first (not overwritten), and
+    // nothing new in the estate.
+    std::fs::write(drop.join("lab-systeminfo.txt"), DROP_SYSTEMINFO).unwrap();
+    wait_for("the repeat to be filed", || names_in(&done).len() == 3);
+    assert!(
+        names_in(&done)
+            .iter()
+            .any(|n| n != "lab-systeminfo.txt" && n.ends_with("-lab-systeminfo.txt")),
+        "{:?}",
+        names_in(&done)
+    );
+    let (_, again) = c.admin_get("/api/v1/devices").await.unwrap();
+    assert_eq!(again, devices);
+    assert!(c.stop().unwrap().success());
+}

@@ -30,6 +30,16 @@ fn invalid(reason: impl Into<String>) -> ImportError {
 }
 
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
+    parse_with_progress(bytes, origin, now, &mut |_| {})
+}
+
+/// [`parse`], calling `on_record` with the number of records read so far as it goes.
+pub fn parse_with_progress(
+    bytes: &[u8],
+    origin: &str,
+    now: DateTime<Utc>,
+    on_record: &mut dyn FnMut(usize),
+) -> Result<Parsed, ImportError> {
     let ids = common::RecordIds::new(bytes, Format::Ad);
     let decoded = text::decode(bytes)?;
     let lines = text::lines(&decoded.text);
@@ -97,6 +107,7 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
     let mut records = Vec::new();
     let mut warnings = Vec::new();
     for (i, row) in rows.iter().enumerate() {
+        on_record(records.len());
         let name = cell(row, c_name).map(|n| n.trim_end_matches('$').to_string());
         let dns = cell(row, c_dns);
         if name.is_none() && dns.is_none() {

@@ -31,6 +31,19 @@ pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
 /// used as a hint and recorded in each record; `now` is the import time, used where the file
 /// has no time of its own.
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
+    parse_with_progress(bytes, origin, now, &mut |_| {})
+}
+
+/// [`parse`], calling `on_record` with the number of records read so far as the parser goes:
+/// per host in nmap scans and per row in AD exports (the formats that run to thousands of
+/// machines), once at the end for the others. Still pure: what to do with the count (a
+/// progress line) is the caller's business.
+pub fn parse_with_progress(
+    bytes: &[u8],
+    origin: &str,
+    now: DateTime<Utc>,
+    on_record: &mut dyn FnMut(usize),
+) -> Result<Parsed, ImportError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ImportError::Empty);
     }
@@ -40,13 +53,15 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
             max: MAX_IMPORT_BYTES,
         });
     }
-    match detect::detect(bytes, origin)? {
+    let parsed = match detect::detect(bytes, origin)? {
         Format::Systeminfo => systeminfo::parse(bytes, origin, now),
         Format::Qfe => qfe::parse(bytes, origin, now),
-        Format::Nmap => nmap::parse(bytes, origin, now),
-        Format::Ad => ad::parse(bytes, origin, now),
+        Format::Nmap => nmap::parse_with_progress(bytes, origin, now, on_record),
+        Format::Ad => ad::parse_with_progress(bytes, origin, now, on_record),
         Format::Probe => probe::parse(bytes, origin, now),
-    }
+    }?;
+    on_record(parsed.records.len());
+    Ok(parsed)
 }
 
 #[cfg(test)]
@@ -109,6 +124,22 @@ mod tests {
         );
         // A probe report cut short is refused, not guessed at.
         assert!(parse(b"{\"schema_version\":1,\"report_id\":\"", "cut.json", now()).is_err());
+    }
+
+    #[test]
+    fn progress_counts_records_as_they_are_read() {
+        let mut csv = String::from("Name,DNSHostName,OperatingSystem,Enabled\r\n");
+        for i in 0..50 {
+            csv.push_str(&format!("PC{i},pc{i}.corp.example,Windows 10 Pro,True\r\n"));
+        }
+        let mut seen = Vec::new();
+        let p = parse_with_progress(csv.as_bytes(), "ad.csv", now(), &mut |n| seen.push(n))
+            .expect("parse");
+        assert_eq!(p.records.len(), 50);
+        assert_eq!(seen.first(), Some(&0));
+        assert_eq!(seen.last(), Some(&50));
+        assert!(seen.len() > 50, "one call per row: {seen:?}");
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
     }
 
     proptest! {

@@ -190,6 +190,16 @@ fn element(s: &quick_xml::events::BytesStart<'_>) -> Result<El, ImportError> {
 }
 
 pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, ImportError> {
+    parse_with_progress(bytes, origin, now, &mut |_| {})
+}
+
+/// [`parse`], calling `on_record` with the number of records read so far as it goes.
+pub fn parse_with_progress(
+    bytes: &[u8],
+    origin: &str,
+    now: DateTime<Utc>,
+    on_record: &mut dyn FnMut(usize),
+) -> Result<Parsed, ImportError> {
     let ids = common::RecordIds::new(bytes, Format::Nmap);
     let (doc, truncated) = read_tree(bytes)?;
     let run = doc
@@ -210,6 +220,7 @@ pub fn parse(bytes: &[u8], origin: &str, now: DateTime<Utc>) -> Result<Parsed, I
     let mut records = Vec::new();
     let mut down = 0usize;
     for (i, host) in run.all("host").enumerate() {
+        on_record(records.len());
         if !host.closed {
             warnings.push(format!("host #{} is cut off and was skipped", i + 1));
             continue;
