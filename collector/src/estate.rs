@@ -125,10 +125,14 @@ pub struct RankFilter {
     pub remedy: Option<String>,
     /// OS family (`windows`, `linux`, `macos`, `other`).
     pub os: Option<String>,
+    /// The device's department tag (any case).
+    #[serde(default)]
+    pub department: Option<String>,
 }
 
 impl RankFilter {
-    pub fn matches(&self, a: &Assessment) -> bool {
+    pub fn matches(&self, assessed: &Assessed) -> bool {
+        let a = &assessed.assessment;
         let remedy = key(&a.remedy.class);
         self.site
             .as_ref()
@@ -141,6 +145,14 @@ impl RankFilter {
                 .os
                 .as_ref()
                 .is_none_or(|o| o.eq_ignore_ascii_case(a.os_family))
+            && self.department.as_ref().is_none_or(|d| {
+                assessed
+                    .report
+                    .tags
+                    .department
+                    .as_deref()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(d))
+            })
     }
 }
 
@@ -164,7 +176,7 @@ pub struct RankRow {
 pub fn ranking(all: &[Assessed], filter: &RankFilter) -> Vec<RankRow> {
     all.iter()
         .enumerate()
-        .filter(|(_, a)| filter.matches(&a.assessment))
+        .filter(|(_, a)| filter.matches(a))
         .map(|(i, a)| RankRow {
             rank: i + 1,
             device_id: a.id,

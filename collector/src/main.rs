@@ -405,7 +405,18 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         } => {
             print!(
                 "{}",
-                cli::rank(&data, RankFilter { site, remedy, os }, limit, format).await?
+                cli::rank(
+                    &data,
+                    RankFilter {
+                        site,
+                        remedy,
+                        os,
+                        department: None,
+                    },
+                    limit,
+                    format
+                )
+                .await?
             );
             Ok(())
         }

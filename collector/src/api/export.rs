@@ -1,5 +1,5 @@
 //! `GET /api/v1/export/{ranking,devices,plan}.{csv,xlsx}`: the spreadsheets, with the same query
-//! parameters as the ranking (`site`, `remedy`, `os`) and the plan (`budget`, `years`,
+//! parameters as the ranking (`site`, `department`, `remedy`, `os`) and the plan (`budget`, `years`,
 //! `first_year`, unit costs), built by `crate::export`. [`render`] is the seam the pages use:
 //! they pass [`ExportOptions`] from the signed-in user's role.
 
@@ -49,6 +49,8 @@ pub struct ExportQuery {
     pub site: Option<String>,
     pub remedy: Option<String>,
     pub os: Option<String>,
+    /// The device's department tag, as on the ranking page.
+    pub department: Option<String>,
     /// Budget per financial year in pounds: one amount (with `years`) or a comma-separated list.
     pub budget: Option<String>,
     pub years: Option<usize>,
@@ -195,6 +197,7 @@ pub fn render(
         site: q.site.clone(),
         remedy: q.remedy.clone(),
         os: q.os.clone(),
+        department: q.department.clone(),
     };
     // Checked before any work, so a bad request costs nothing.
     let plan_input = if kind == ExportKind::Plan {

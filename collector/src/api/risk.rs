@@ -39,6 +39,7 @@ pub fn exception_map(store: &dyn Store) -> Result<HashMap<Uuid, ExceptionInfo>, 
 #[derive(Debug, Default, Deserialize)]
 pub struct RankingQuery {
     site: Option<String>,
+    department: Option<String>,
     remedy: Option<String>,
     os: Option<String>,
     page: Option<usize>,
@@ -70,6 +71,7 @@ pub async fn rankings(
         site: q.site,
         remedy: q.remedy,
         os: q.os,
+        department: q.department,
     };
     let page_data = blocking(move || {
         let exceptions = exception_map(state.store.as_ref())?;

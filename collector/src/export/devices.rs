@@ -19,7 +19,7 @@ pub struct Ranked<'a> {
 pub fn select<'a>(all: &'a [Assessed], filter: &RankFilter) -> Vec<Ranked<'a>> {
     all.iter()
         .enumerate()
-        .filter(|(_, a)| filter.matches(&a.assessment))
+        .filter(|(_, a)| filter.matches(a))
         .map(|(i, device)| Ranked {
             rank: i + 1,
             device,

@@ -173,21 +173,10 @@ pub async fn ranking(
         site: blank(&q.site),
         remedy: blank(&q.remedy),
         os: blank(&q.os),
+        department: blank(&q.department),
     };
-    let dept = blank(&q.department);
-    let rows = estate::ranking(&all, &filter);
+    let mut rows = estate::ranking(&all, &filter);
     let by_id: BTreeMap<Uuid, &Assessed> = all.iter().map(|a| (a.id, a)).collect();
-    let mut rows: Vec<_> = rows
-        .into_iter()
-        .filter(|r| {
-            dept.as_ref().is_none_or(|d| {
-                by_id
-                    .get(&r.device_id)
-                    .and_then(|a| department(a))
-                    .is_some_and(|x| x.eq_ignore_ascii_case(d))
-            })
-        })
-        .collect();
     // Names as this role sees them: host names, or asset labels without network details.
     for r in &mut rows {
         r.hostname = Some(labels.name(r.device_id, r.hostname.as_deref()));
@@ -203,6 +192,7 @@ pub async fn ranking(
     let selected = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
     let export_query: String = [
         ("site", &filter.site),
+        ("department", &filter.department),
         ("remedy", &filter.remedy),
         ("os", &filter.os),
     ]

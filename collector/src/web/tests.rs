@@ -903,6 +903,7 @@ async fn exports_follow_the_roles() {
 }
 
 mod csrf;
+mod exports;
 mod finance;
 mod imports;
 mod review;
