@@ -79,8 +79,9 @@
 //! # Writes: one committer thread, one transaction and one flush per batch
 //!
 //! Every write of reports and agents goes through a single committer thread. (The exceptions
-//! register is the one exception: rare admin writes to its own tree, which no report write
-//! reads, applied directly and then made durable by a flush through the committer.) Callers do the parallel part (encoding the
+//! register and imports are the exceptions: rare admin writes to their own trees, which no report
+//! write reads, applied directly and then made durable by a flush through the committer; a
+//! multi-tree import holds `direct_writes` so that a backup copies it whole or not at all.) Callers do the parallel part (encoding the
 //! history value) and queue a job; the committer takes every job queued, up to [`MAX_BATCH`] jobs
 //! or [`MAX_BATCH_BYTES`] of values, and:
 //!
@@ -187,6 +188,10 @@ pub struct SledStore {
     committer: Option<JoinHandle<()>>,
     stats: std::sync::Arc<Stats>,
     compressors: Compressors,
+    /// Multi-tree writes applied on the caller's thread rather than by the committer (an import:
+    /// a file, its hash and its records) hold the read side for their transaction; `backup`
+    /// holds the write side while it copies, so a backup holds such a write whole or not at all.
+    direct_writes: std::sync::RwLock<()>,
 }
 
 /// Counters of the committer thread, for tuning and metrics.
@@ -296,7 +301,16 @@ impl SledStore {
             committer: Some(committer),
             stats,
             compressors: Compressors::default(),
+            direct_writes: std::sync::RwLock::new(()),
         })
+    }
+
+    /// Held for the transaction of a multi-tree write made outside the committer; see
+    /// `direct_writes`.
+    pub(super) fn direct_write(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.direct_writes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The caller's share of a put: the history value and the facts the device row keeps.
@@ -665,6 +679,12 @@ impl Store for SledStore {
             reply,
             resume: resume_rx,
         })?;
+        // And writes made outside the committer (imports): one in progress finishes first; the
+        // next waits until the copy is done.
+        let _direct = self
+            .direct_writes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let io = |e: std::io::Error| StoreError::Sled(sled::Error::Io(e));
         let mut stats = BackupStats::default();
         let db = &self.trees.db;
