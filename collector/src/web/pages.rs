@@ -379,7 +379,12 @@ pub async fn device(
                     tr { th scope="row" { "Support status" } td { (text::lifecycle(a.lifecycle.state)) } }
                     tr { th scope="row" { "Version / build" } td { (opt(&report.os.display_version)) " / " (opt(&report.os.build)) } }
                     tr { th scope="row" { "Site / department" } td { (opt(&report.tags.site)) " / " (opt(&report.tags.department)) } }
-                    tr { th scope="row" { "Make and model" } td { (opt(&report.hardware.manufacturer)) " " (opt(&report.hardware.model)) } }
+                    tr { th scope="row" { "Make and model" } td {
+                        @match (&report.hardware.manufacturer, &report.hardware.model) {
+                            (None, None) => { "not reported" }
+                            (make, model) => { (make.clone().unwrap_or_default()) " " (model.clone().unwrap_or_default()) }
+                        }
+                    } }
                     tr { th scope="row" { "Processor" } td { (opt(&report.hardware.cpu.brand)) } }
                     tr { th scope="row" { "Memory" } td { (report.hardware.ram_bytes.map_or("not reported".into(), |b| format!("{:.1} GB", b as f64 / 1e9))) } }
                     tr { th scope="row" { "TPM / Secure Boot / UEFI" } td { (opt(&report.hardware.tpm.version)) " / " (yesno(report.hardware.secure_boot)) " / " (yesno(report.hardware.uefi)) } }
@@ -397,6 +402,9 @@ pub async fn device(
         }
         section {
             h2 { "History" }
+            @if history.is_empty() {
+                p { "No Ward agent reports for this device: it is known from imported files or scans only (see the sources above)." }
+            } @else {
             table.compact {
                 thead { tr { th scope="col" { "Received" } th scope="col" { "Operating system" } th scope="col" { "Build" } th scope="col" class="num" { "Pending updates" } } }
                 tbody { @for h in &history { tr {
@@ -405,6 +413,7 @@ pub async fn device(
                     td { (opt(&h.report.os.build)) }
                     td.num { (h.report.patches.pending_count.map_or("–".into(), |n| n.to_string())) }
                 } } }
+            }
             }
         }
     };

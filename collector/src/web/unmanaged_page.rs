@@ -125,9 +125,9 @@ fn site_chart(cov: &Coverage) -> String {
         title: "Active devices by site: who reports them".into(),
         unit: Unit::Count,
         series: vec![
-            "Ward agent or probe".into(),
+            "Agent or probe".into(),
             "Imported files only".into(),
-            "Seen only by scans or the directory".into(),
+            "Scans or directory only".into(),
         ],
         rows: cov
             .by_site
@@ -161,7 +161,13 @@ pub async fn unmanaged(
                 span { "of " (cov.devices) " active devices report through a Ward agent or probe (" (cov.managed) ")" }
             }
             div.card { span.big { (cov.imported) } span { "known only from imported systeminfo or update lists" } }
-            div class={"card " (if cov.unmanaged > 0 { "bad" } else { "ok" })} { span.big { (cov.unmanaged) } span { "seen only by scans or the directory" } }
+            div class={"card " (if cov.unmanaged > 0 { "bad" } else { "ok" })} {
+                span.big { (cov.unmanaged) }
+                span {
+                    "seen only by scans or the directory in the last " (cov.stale_after_days) " days"
+                    @if cov.unmanaged_devices.len() > cov.unmanaged { " (" (cov.unmanaged_devices.len() - cov.unmanaged) " more seen that way only before then: listed below as stale)" }
+                }
+            }
             div.card.unknown { span.big { (cov.stale) } span { "not seen in the last " (cov.stale_after_days) " days (left out of these figures)" } }
         }
         section {
@@ -191,7 +197,7 @@ pub async fn unmanaged(
                     thead { tr {
                         th scope="col" { "Device" } th scope="col" { "Seen by" } th scope="col" { "Last seen" } th scope="col" { "Operating system (guess)" }
                         th scope="col" { "WannaCry (MS17-010)" } th scope="col" { "SMBv1" } th scope="col" { "State" }
-                        @if network { th scope="col" { "IP addresses" } th scope="col" { "MAC addresses" } th scope="col" { "DNS name" } }
+                        @if network { th scope="col" { "Network (IP, MAC, DNS name)" } }
                     } }
                     tbody { @for d in &cov.unmanaged_devices {
                         @let f = smb.get(&d.id).cloned().unwrap_or_default();
@@ -206,9 +212,11 @@ pub async fn unmanaged(
                             td { span class={"tag " (s1_class)} { (s1) } }
                             td { @if d.active { span.tag.warn { "Active" } } @else { span.tag { "Stale" } } }
                             @if network {
-                                td { (d.ip_addresses.join(", ")) }
-                                td { (d.mac_addresses.join(", ")) }
-                                td { (d.fqdn.clone().unwrap_or_default()) }
+                                td.network {
+                                    @for ip in &d.ip_addresses { (ip) br; }
+                                    @for mac in &d.mac_addresses { span.hint { (mac) } br; }
+                                    @if let Some(fqdn) = &d.fqdn { (fqdn) }
+                                }
                             }
                         }
                     } }
