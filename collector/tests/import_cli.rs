@@ -182,18 +182,24 @@ fn a_large_ad_export_shows_progress_within_the_file() {
     let mut csv = String::from(
         "Name,DNSHostName,Enabled,OperatingSystem,OperatingSystemVersion,LastLogonTimestamp\r\n",
     );
+    // Logged on yesterday (FILETIME: 100 ns since 1601), so every machine counts as active.
+    let logon = (chrono::Utc::now().timestamp() - 86_400 + 11_644_473_600) * 10_000_000;
     for i in 0..20_000 {
         csv.push_str(&format!(
-            "PC{i:05},pc{i:05}.corp.example,True,Windows 10 Enterprise,10.0 (19045),133700000000000000\r\n"
+            "PC{i:05},pc{i:05}.corp.example,True,Windows 10 Enterprise,10.0 (19045),{logon}\r\n"
         ));
     }
+    // And one that last logged on in 2018: a stale record, not an active machine.
+    csv.push_str(
+        "GONE,gone.corp.example,True,Windows 7 Professional,6.1 (7601),131900000000000000\r\n",
+    );
     let ad = write(&d.files, "ad-computers.csv", csv);
     let out = ward_collector(&["import", "--data", &d.data, &ad]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), format!("{ad}: imported 20000 devices (ad)\n"));
+    assert_eq!(stdout(&out), format!("{ad}: imported 20001 devices (ad)\n"));
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("progress: {ad}: 20000 records read; storing them")),
+        err.contains(&format!("progress: {ad}: 20001 records read; storing them")),
         "{err}"
     );
     // Every count shown while reading is below the total and they only go up.
@@ -204,7 +210,12 @@ fn a_large_ad_export_shows_progress_within_the_file() {
         .map(|n| n.parse().expect("a count"))
         .collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
-    assert!(counts.iter().all(|&n| n <= 20_000), "{counts:?}");
+    assert!(counts.iter().all(|&n| n <= 20_001), "{counts:?}");
     let c = estate(&d.data);
-    assert_eq!(c["unmanaged"], 20_000, "AD-only machines are unmanaged");
+    assert_eq!(
+        c["unmanaged"], 20_000,
+        "AD-only machines are unmanaged: {}",
+        c["stale"]
+    );
+    assert_eq!(c["stale"], 1, "the account unused since 2018 is stale");
 }

@@ -14,7 +14,13 @@ const SYSTEMINFO: &str = "\r\nHost Name:                 WINXPSP2\r\nOS Name:   
 
 const QFE: &str = "\"PSComputerName\",\"InstalledOn\",\"Description\",\"HotFixID\",\"CSName\"\r\n\"WS7\",\"3/14/2017 12:00:00 AM\",\"Security Update\",\"KB4012212\",\"WS7\"\r\n";
 
-const AD: &str = "Name,DNSHostName,Enabled,OperatingSystem,OperatingSystemVersion,LastLogonDate\r\nSRV03,srv03.corp.example,True,Windows Server 2003,5.2 (3790),11/20/2026 08:00:00\r\n";
+/// An AD export naming one server that logged on yesterday.
+fn ad() -> String {
+    let logon = (Utc::now() - Duration::days(1)).format("%m/%d/%Y %H:%M:%S");
+    format!(
+        "Name,DNSHostName,Enabled,OperatingSystem,OperatingSystemVersion,LastLogonDate\r\nSRV03,srv03.corp.example,True,Windows Server 2003,5.2 (3790),{logon}\r\n"
+    )
+}
 
 const PROBE: &str = include_str!("../../tests/fixtures/probe/ward-probe-xp-sp3.json");
 
@@ -100,7 +106,7 @@ async fn every_format_imports_through_the_api() {
     for (name, body, format) in [
         ("pc-systeminfo.txt", SYSTEMINFO.to_owned(), "systeminfo"),
         ("ws7-hotfix.csv", QFE.to_owned(), "qfe"),
-        ("ad-computers.csv", AD.to_owned(), "ad"),
+        ("ad-computers.csv", ad(), "ad"),
         ("rad-ct-02.json", PROBE.to_owned(), "probe"),
         ("scan.xml", scan, "nmap"),
     ] {

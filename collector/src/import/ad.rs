@@ -171,7 +171,10 @@ pub fn parse_with_progress(
         report.os.service_pack = sp.clone();
         records.push(ImportRecord {
             source: Source::Ad,
-            observed_at: now,
+            // AD last saw the machine when it last logged on to the domain (the timestamp
+            // lags by up to 14 days): an account unused for months is a stale record, not an
+            // active unmanaged machine. Without a logon time (or one in the future): the import.
+            observed_at: last_logon.filter(|t| *t <= now).unwrap_or(now),
             origin: format!("{origin}#{}", host.as_deref().unwrap_or("?")),
             identity: Identity {
                 fqdn: dns,
@@ -275,6 +278,22 @@ mod tests {
         assert_eq!(
             p.records[1].identity.domain.as_deref(),
             Some("klinik.local")
+        );
+    }
+
+    #[test]
+    fn a_record_is_observed_at_the_last_logon() {
+        let csv = "Name,DNSHostName,OperatingSystem,LastLogonDate\r\nOLD,old.corp.example,Windows XP Professional,1/31/2019 08:00:00\r\nNEW,new.corp.example,Windows 10 Pro,\r\nODD,odd.corp.example,Windows 10 Pro,1/31/2099 08:00:00\r\n";
+        let p = parse(csv.as_bytes(), "ad.csv", now()).expect("parse");
+        assert_eq!(
+            p.records[0].observed_at.to_rfc3339(),
+            "2019-01-31T08:00:00+00:00"
+        );
+        assert_eq!(p.records[1].observed_at, now(), "no logon time: the import");
+        assert_eq!(
+            p.records[2].observed_at,
+            now(),
+            "a future logon: the import"
         );
     }
 
