@@ -371,7 +371,12 @@ impl Browser {
             .expect("click");
         let start = Instant::now();
         loop {
-            let text = self.text().await;
+            // The page is being replaced while the upload runs: an element that went stale
+            // under us is read again at the next turn.
+            let text = match self.client.find(Locator::Css("main")).await {
+                Ok(main) => main.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
             if text.contains("Result of this upload") {
                 return text;
             }

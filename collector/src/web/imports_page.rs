@@ -98,6 +98,10 @@ fn imports_page(user: &PageUser, results: &[FileResult], recent: &[ImportFile]) 
         @if !results.is_empty() {
             section.notice role="status" aria-labelledby="results-h" {
                 h2 id="results-h" { "Result of this upload" }
+                @let imported = results.iter().filter(|r| matches!(r.outcome, FileOutcome::Imported { .. })).count();
+                @let duplicates = results.iter().filter(|r| matches!(r.outcome, FileOutcome::Duplicate { .. })).count();
+                @let devices: u32 = results.iter().map(|r| match r.outcome { FileOutcome::Imported { devices, .. } => devices, _ => 0 }).sum();
+                p.summary { (results.len()) " files: " strong { (imported) " imported (" (devices) " device records)" } ", " (duplicates) " already imported before, " (results.len() - imported - duplicates) " not imported." }
                 table.compact {
                     thead { tr { th scope="col" { "File" } th scope="col" { "Result" } th scope="col" { "Detail" } } }
                     tbody { @for r in results {

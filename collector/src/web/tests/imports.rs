@@ -108,6 +108,11 @@ async fn admin_uploads_files_and_sees_each_result() {
     // One file rejected: the whole answer says so, the good file is stored all the same.
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.body);
     assert!(a.body.contains("Result of this upload"));
+    assert!(
+        a.body.contains("2 files: <strong>1 imported (2 device records)</strong>, 0 already imported before, 1 not imported."),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains("scan.xml") && a.body.contains("2 devices (nmap scan, XML)."));
     assert!(a.body.contains("notes.txt") && a.body.contains("Rejected"));
     assert!(a.body.contains("Nothing from this file was stored."));
