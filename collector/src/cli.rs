@@ -45,7 +45,12 @@ pub enum Backend {
 impl Backend {
     pub fn open(data: &Path) -> anyhow::Result<Self> {
         let config = Config::load(data)?;
-        match SledStore::open(&data.join(STORE_DIR), config.retention()) {
+        // No wait for the lock: a store in use is a running server's, which is asked instead.
+        match SledStore::open_waiting(
+            &data.join(STORE_DIR),
+            config.retention(),
+            std::time::Duration::ZERO,
+        ) {
             Ok(store) => Ok(Backend::Local {
                 store: Arc::new(store),
                 risk: Box::new(RiskContext {

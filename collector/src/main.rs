@@ -327,6 +327,30 @@ fn init_logging(format: LogFormat) {
 /// Exit code when some import files were rejected (each said why on its result line).
 const EXIT_SOME_REJECTED: u8 = 2;
 
+/// `print!` that never panics: when stdout is a pipe that closed (`ward-collector rank | head`)
+/// the command ends quietly with success, as other command-line tools do; any other write error
+/// ends it with the error.
+macro_rules! out {
+    ($($arg:tt)*) => { write_stdout(format_args!($($arg)*)) };
+}
+
+/// [`out!`] with a newline, for `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => { write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("some files were rejected")]
 struct SomeRejected;
@@ -341,7 +365,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Coverage { data } => {
-            print!("{}", cli::coverage(&data).await?);
+            out!("{}", cli::coverage(&data).await?);
             Ok(())
         }
         Command::Init {
@@ -357,23 +381,23 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             };
             let report = init(&data, &InitOptions { sans, existing })?;
             for path in &report.created {
-                println!("created  {}", path.display());
+                outln!("created  {}", path.display());
             }
             for path in &report.kept {
-                println!("kept     {} (exists)", path.display());
+                outln!("kept     {} (exists)", path.display());
             }
             Ok(())
         }
         Command::Cert(CertCommand::Renew { data, days }) => {
             let r = ward_collector::init::renew(&data, days)?;
-            println!(
+            outln!(
                 "renewed  {} (serial {}, valid until {})",
                 r.cert.display(),
                 r.serial,
                 r.not_after
             );
-            println!("renewed  {}", r.key.display());
-            println!(
+            outln!("renewed  {}", r.key.display());
+            outln!(
                 "the running collector keeps the old certificate until it gets SIGHUP: \
                  `systemctl reload ward-collector` (or `kill -HUP <pid>`)"
             );
@@ -392,7 +416,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             }
             tracing::info!(addr = %server.addr, data = %data.display(), "serving HTTPS");
             // Tests and scripts read this line to learn the port when listening on :0.
-            println!("listening on https://{}", server.addr);
+            outln!("listening on https://{}", server.addr);
             server.run(shutdown_signal()).await
         }
         Command::Rank {
@@ -403,7 +427,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             limit,
             format,
         } => {
-            print!(
+            out!(
                 "{}",
                 cli::rank(
                     &data,
@@ -427,7 +451,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             first_year,
             format,
         } => {
-            print!(
+            out!(
                 "{}",
                 cli::plan(&data, &budget, years, first_year, format).await?
             );
@@ -457,7 +481,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     cli::exception_remove(&data, device).await?
                 }
             };
-            print!("{out}");
+            out!("{out}");
             Ok(())
         }
         Command::Catalog { action } => {
@@ -465,7 +489,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 CatalogCommand::Import { data, file } => cli::catalog_import(&data, &file)?,
                 CatalogCommand::Show { data } => cli::catalog_show(&data)?,
             };
-            print!("{out}");
+            out!("{out}");
             Ok(())
         }
         Command::Config {
@@ -473,27 +497,27 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         } => {
             let loaded =
                 ward_collector::config::Config::load_layered(&file, true, std::env::vars(), &sets)?;
-            println!("{}: ok", file.display());
+            outln!("{}: ok", file.display());
             if !loaded.env_applied.is_empty() {
-                println!("overridden by: {}", loaded.env_applied.join(", "));
+                outln!("overridden by: {}", loaded.env_applied.join(", "));
             }
             Ok(())
         }
         Command::Config {
             action: ConfigCommand::Default,
         } => {
-            print!("{}", ward_collector::config::Config::commented_default());
+            out!("{}", ward_collector::config::Config::commented_default());
             Ok(())
         }
         Command::Backup { data, out, server } => {
-            print!(
+            out!(
                 "{}",
                 ward_collector::backup::backup(&data, &out, server.as_deref()).await?
             );
             Ok(())
         }
         Command::Restore { from, data } => {
-            print!("{}", ward_collector::backup::restore(&from, &data)?);
+            out!("{}", ward_collector::backup::restore(&from, &data)?);
             Ok(())
         }
         Command::User { action } => {
@@ -518,7 +542,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                     auth_cli::user_passwd(&data, &name, &password).await?
                 }
             };
-            print!("{out}");
+            out!("{out}");
             Ok(())
         }
         Command::Token { action } => {
@@ -529,7 +553,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 TokenCommand::List { data } => auth_cli::token_list(&data).await?,
                 TokenCommand::Revoke { data, id } => auth_cli::token_revoke(&data, id).await?,
             };
-            print!("{out}");
+            out!("{out}");
             Ok(())
         }
         Command::Quickstart {

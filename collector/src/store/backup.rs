@@ -431,7 +431,7 @@ pub fn restore(
 fn write_restore(backup: &Path, data_dir: &Path, store_dir: &str) -> Result<(), BackupError> {
     create_private_dir(data_dir)?;
     let mut reader = open_backup(backup)?;
-    let db = super::sled_store::open_db(&data_dir.join(store_dir))?;
+    let db = super::sled_store::open_db(&data_dir.join(store_dir), super::sled_store::LOCK_WAIT)?;
     let mut tree: Option<sled::Tree> = None;
     while let Some(record) = reader.next_record()? {
         match record {

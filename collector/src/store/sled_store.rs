@@ -240,20 +240,20 @@ impl std::fmt::Debug for SledStore {
     }
 }
 
-/// How long [`open_db`] waits for a database lock to be released.
-const LOCK_WAIT: Duration = Duration::from_secs(5);
+/// How long [`SledStore::open`] waits for a database lock to be released.
+pub const LOCK_WAIT: Duration = Duration::from_secs(5);
 
 /// Opens the sled database in `path`. sled releases its file lock from background threads
 /// shortly after the last handle is dropped, so a store closed a moment ago in this process (a
 /// restore, then a serve) can still look locked: wait for it a bounded time. A store held by
 /// another running process stays locked and fails after the wait with the reason.
-pub(super) fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
+pub(super) fn open_db(path: &Path, lock_wait: Duration) -> Result<sled::Db, StoreError> {
     let started = Instant::now();
     loop {
         match sled::Config::new().path(path).open() {
             Err(sled::Error::Io(e))
                 if e.to_string().contains("could not acquire lock")
-                    && started.elapsed() < LOCK_WAIT =>
+                    && started.elapsed() < lock_wait =>
             {
                 std::thread::sleep(Duration::from_millis(25));
             }
@@ -268,7 +268,17 @@ pub(super) fn open_db(path: &Path) -> Result<sled::Db, StoreError> {
 impl SledStore {
     /// Opens (or creates) the store in directory `path` and starts its committer thread.
     pub fn open(path: &Path, retention: Retention) -> Result<Self, StoreError> {
-        let db = open_db(path)?;
+        Self::open_waiting(path, retention, LOCK_WAIT)
+    }
+
+    /// [`SledStore::open`], waiting at most `lock_wait` for the lock: zero for a caller that
+    /// has another way to reach a store a running server holds.
+    pub fn open_waiting(
+        path: &Path,
+        retention: Retention,
+        lock_wait: Duration,
+    ) -> Result<Self, StoreError> {
+        let db = open_db(path, lock_wait)?;
         let trees = Trees {
             meta: db.open_tree("meta")?,
             agents: db.open_tree("agents")?,
