@@ -150,6 +150,26 @@ impl Web {
         self.send(r.body(Body::empty()).unwrap()).await
     }
 
+    /// Posts the login form with the cookie pair and CSRF token of a login page.
+    async fn login_attempt(
+        &self,
+        pair: &str,
+        token: &str,
+        username: &str,
+        password: &str,
+    ) -> Answer {
+        self.post_form(
+            "/login",
+            Some(pair),
+            &[
+                ("csrf", token),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
     async fn post_form(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Answer {
         let body: Vec<String> = form
             .iter()
@@ -555,28 +575,12 @@ async fn sign_in_sets_a_strict_cookie_and_failures_are_limited() {
 
     // Wrong password: 401, generic message.
     let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "fin"),
-                ("password", "wrong password!!"),
-            ],
-        )
+        .login_attempt(&pair, &token, "fin", "wrong password!!")
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(a.body.contains("do not match"));
     let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "nobody"),
-                ("password", "wrong password!!"),
-            ],
-        )
+        .login_attempt(&pair, &token, "nobody", "wrong password!!")
         .await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     assert!(
@@ -642,29 +646,11 @@ async fn sign_in_sets_a_strict_cookie_and_failures_are_limited() {
     // Five failures for one user: then even the right password is refused for a while.
     for _ in 0..5 {
         let a = web
-            .post_form(
-                "/login",
-                Some(&pair),
-                &[
-                    ("csrf", &token),
-                    ("username", "vic"),
-                    ("password", "not the password"),
-                ],
-            )
+            .login_attempt(&pair, &token, "vic", "not the password")
             .await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     }
-    let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "vic"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let a = web.login_attempt(&pair, &token, "vic", PASSWORD).await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(a.body.contains("Too many failed sign-ins"));
     assert!(

@@ -131,17 +131,7 @@ async fn parallel_sign_ins_get_no_more_guesses_than_the_limit() {
         .count();
     assert!(guesses <= 5, "{statuses:?}");
     assert!(refused >= 11, "{statuses:?}");
-    let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "vic"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let a = web.login_attempt(&pair, &token, "vic", PASSWORD).await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -155,17 +145,7 @@ async fn password_checks_are_bounded() {
         .password_checks
         .try_acquire_many(super::super::login::PASSWORD_CHECKS as u32)
         .unwrap();
-    let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "fin"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let a = web.login_attempt(&pair, &token, "fin", PASSWORD).await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         a.headers
@@ -173,17 +153,7 @@ async fn password_checks_are_bounded() {
             .is_some_and(|c| !c.to_str().unwrap().starts_with(SESSION_COOKIE))
     );
     drop(held);
-    let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "fin"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let a = web.login_attempt(&pair, &token, "fin", PASSWORD).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER);
 }
 
@@ -198,52 +168,20 @@ async fn bad_user_names_fail_plainly_and_count_against_the_address() {
         "fin ada",
         "\u{202e}nif",
     ] {
-        let a = web
-            .post_form(
-                "/login",
-                Some(&pair),
-                &[("csrf", &token), ("username", name), ("password", PASSWORD)],
-            )
-            .await;
+        let a = web.login_attempt(&pair, &token, name, PASSWORD).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{name:?}");
         assert!(a.body.contains("do not match"));
     }
     // Counted per address: 20 in all, then this address is refused even for a good name.
     for _ in 0..16 {
-        let a = web
-            .post_form(
-                "/login",
-                Some(&pair),
-                &[
-                    ("csrf", &token),
-                    ("username", "bad name"),
-                    ("password", "x"),
-                ],
-            )
-            .await;
+        let a = web.login_attempt(&pair, &token, "bad name", "x").await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     }
-    let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[
-                ("csrf", &token),
-                ("username", "fin"),
-                ("password", PASSWORD),
-            ],
-        )
-        .await;
+    let a = web.login_attempt(&pair, &token, "fin", PASSWORD).await;
     assert_eq!(a.status, StatusCode::TOO_MANY_REQUESTS);
     // A huge form is refused before it is read.
     let big = "p".repeat(64 * 1024);
-    let a = web
-        .post_form(
-            "/login",
-            Some(&pair),
-            &[("csrf", &token), ("username", "fin"), ("password", &big)],
-        )
-        .await;
+    let a = web.login_attempt(&pair, &token, "fin", &big).await;
     assert_eq!(a.status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
