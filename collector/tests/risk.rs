@@ -170,6 +170,17 @@ fn check(path: &std::path::Path, catalog: &Catalog) -> Assessment {
             a.remedy.then
         ));
     }
+    // Each listed text appears in one of the remedy's steps.
+    if let Some(want) = expect.get("steps_include").and_then(Value::as_array) {
+        for text in want.iter().filter_map(Value::as_str) {
+            if !a.remedy.steps.iter().any(|s| s.contains(text)) {
+                fail(format!(
+                    "no remedy step says {text:?}: {:?}",
+                    a.remedy.steps
+                ));
+            }
+        }
+    }
     if let Some(want) = expect.get("readiness") {
         let got = a
             .readiness

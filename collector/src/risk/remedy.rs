@@ -1,6 +1,7 @@
 //! One remedy class per device, decided in a fixed order (docs/risk-model.md, "Remedy"):
 //! 1. isolate (on the exceptions register, review date not passed);
-//! 2. unknown (the OS cannot be placed in its lifecycle);
+//! 2. unknown (the OS cannot be placed in its lifecycle), after the patch steps of any open
+//!    MS17-010 or SMBv1 finding;
 //! 3. OS past end of support (or only on a paid/free extension): Windows clients by Windows 11
 //!    readiness (replace hardware / fix firmware then upgrade / upgrade OS / unknown); Windows 11,
 //!    servers, Linux and macOS: upgrade OS;
@@ -103,6 +104,9 @@ pub fn decide(ctx: &Context<'_>, findings: &[Finding], readiness: Option<&Readin
     let d = ctx.derived;
     let l = &d.lifecycle;
     if l.state == LifecycleState::Unknown {
+        // What is known to be open (MS17-010, SMBv1) still comes first.
+        let mut steps = patch_steps(findings);
+        steps.push("Install the agent or import an inventory record for this device.".to_string());
         return remedy(
             RemedyClass::Unknown,
             None,
@@ -112,7 +116,7 @@ pub fn decide(ctx: &Context<'_>, findings: &[Finding], readiness: Option<&Readin
                     .clone()
                     .unwrap_or_else(|| "the OS is not identified".into())
             ),
-            vec!["Install the agent or import an inventory record for this device.".to_string()],
+            steps,
         );
     }
     let mut urgent = patch_steps(findings);
