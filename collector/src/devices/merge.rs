@@ -25,11 +25,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use uuid::Uuid;
 use ward_shared::{AgentInfo, Report};
 
 use super::identity::{self, Identity, Observation, Source};
+use super::typed::{Candidate, merge_into};
 use crate::risk::{DeviceFacts, ExtraEvidence};
 use crate::store::{DeviceSummary, StoredRecord};
 
@@ -249,12 +250,32 @@ fn with_identity<'a>(report: &'a Report, id: &Identity) -> Cow<'a, Report> {
     Cow::Owned(r)
 }
 
+/// How much of the device [`merge`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything, with the side-by-side fact table ([`Device::facts`]): the device page.
+    Facts,
+    /// The merged report and the rest, without the fact table (left empty): the estate.
+    Merged,
+}
+
 /// Groups and merges every observation into devices, ordered by id.
 pub fn merge(
     agents: &[AgentDevice],
     records: &[StoredRecord],
     now: DateTime<Utc>,
     stale_days: u32,
+) -> Vec<Device> {
+    merge_with(agents, records, now, stale_days, Detail::Facts)
+}
+
+/// [`merge`], building as much of each device as `detail` says.
+pub fn merge_with(
+    agents: &[AgentDevice],
+    records: &[StoredRecord],
+    now: DateTime<Utc>,
+    stale_days: u32,
+    detail: Detail,
 ) -> Vec<Device> {
     let mut obs: Vec<Obs<'_>> = Vec::with_capacity(agents.len() + records.len());
     let mut observations = Vec::with_capacity(obs.capacity());
@@ -307,13 +328,18 @@ pub fn merge(
     let stale_after = Duration::days(i64::from(stale_days));
     let mut devices: Vec<Device> = members
         .into_values()
-        .map(|m| build(m, now, stale_after))
+        .map(|m| build(m, now, stale_after, detail))
         .collect();
     devices.sort_by_key(|d| d.id);
     devices
 }
 
-fn build(mut members: Vec<&Obs<'_>>, now: DateTime<Utc>, stale_after: Duration) -> Device {
+fn build(
+    mut members: Vec<&Obs<'_>>,
+    now: DateTime<Utc>,
+    stale_after: Duration,
+    detail: Detail,
+) -> Device {
     // Most direct first, newest first within a source.
     members.sort_by(|a, b| {
         a.source
@@ -368,8 +394,12 @@ fn build(mut members: Vec<&Obs<'_>>, now: DateTime<Utc>, stale_after: Duration) 
         .iter()
         .any(|o| o.source.is_managed() && !is_stale(o.observed_at));
 
-    let facts = merge_facts(&current);
-    let merged = merged_report(&current, &facts, last_seen);
+    let facts = if detail == Detail::Facts {
+        merge_facts(&current)
+    } else {
+        Vec::new()
+    };
+    let merged = merged_report(&current, last_seen);
     let evidence = merge_evidence(&current);
     let hotfix_list_complete = hotfix_completeness(&current);
 
@@ -508,12 +538,13 @@ fn union_lists(a: &Value, b: &Value) -> Value {
     Value::Array(out)
 }
 
+#[cfg(test)]
 fn set_path(root: &mut Value, path: &str, value: Value) {
     let mut node = root;
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         if !node.is_object() {
-            *node = Value::Object(Map::new());
+            *node = Value::Object(serde_json::Map::new());
         }
         let Value::Object(map) = node else { return };
         if parts.peek().is_none() {
@@ -522,11 +553,13 @@ fn set_path(root: &mut Value, path: &str, value: Value) {
         }
         node = map
             .entry(part.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
     }
 }
 
-fn merged_report(current: &[&Obs<'_>], facts: &[Fact], last_seen: DateTime<Utc>) -> Report {
+/// The report every merged device starts from: no facts, the newest observation's report id,
+/// the agent's name, errors and schema version when an agent reports for the machine.
+fn base_report(current: &[&Obs<'_>], last_seen: DateTime<Utc>) -> Report {
     let newest = current.iter().max_by_key(|o| o.observed_at);
     let agent = current.iter().find(|o| o.source == Source::Agent);
     let info = agent.map_or_else(
@@ -545,6 +578,29 @@ fn merged_report(current: &[&Obs<'_>], facts: &[Fact], last_seen: DateTime<Utc>)
         base.errors.clone_from(&a.report.errors);
         base.schema_version = a.report.schema_version;
     }
+    base
+}
+
+/// The merged facts in the agent's shape (see `typed.rs`).
+fn merged_report(current: &[&Obs<'_>], last_seen: DateTime<Utc>) -> Report {
+    let mut out = base_report(current, last_seen);
+    let candidates: Vec<Candidate<'_>> = current
+        .iter()
+        .map(|o| Candidate {
+            report: &o.report,
+            source: o.source,
+            observed_at: o.observed_at,
+        })
+        .collect();
+    merge_into(&candidates, &mut out);
+    out
+}
+
+/// The merged report as the generic walk builds it from the fact table: the reference the
+/// typed merge is tested against.
+#[cfg(test)]
+fn merged_report_generic(current: &[&Obs<'_>], facts: &[Fact], last_seen: DateTime<Utc>) -> Report {
+    let base = base_report(current, last_seen);
     let fallback = base.clone();
     let Ok(mut root) = serde_json::to_value(&base) else {
         return fallback;
@@ -605,4 +661,141 @@ fn hotfix_completeness(current: &[&Obs<'_>]) -> Option<bool> {
         .iter()
         .max_by_key(|o| o.observed_at)
         .and_then(|o| o.hotfix_list_complete)
+}
+
+#[cfg(test)]
+mod typed_equivalence {
+    //! The typed merge (`typed.rs`) gives the report the generic walk over the fact table gives.
+
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use ward_shared::{Disk, InstalledUpdate, OsFamily};
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(String::new())),
+            Just(Some("  ".to_owned())),
+            Just(Some("PC1".to_owned())),
+            Just(Some("pc2".to_owned())),
+            Just(Some("Windows 10 Pro".to_owned())),
+        ]
+    }
+
+    fn report() -> impl Strategy<Value = Report> {
+        (
+            (text(), text(), text(), text(), text()),
+            (
+                prop::collection::vec(
+                    prop_oneof![
+                        Just("AA:BB:CC:00:00:01"),
+                        Just("aa:bb:cc:00:00:01"),
+                        Just("aa:bb:cc:00:00:02")
+                    ],
+                    0..3,
+                ),
+                prop::collection::vec(prop_oneof![Just("10.0.0.1"), Just("10.0.0.2")], 0..3),
+                prop::collection::vec(
+                    prop_oneof![Just("KB1"), Just("kb1"), Just("KB2"), Just("KB3")],
+                    0..4,
+                ),
+            ),
+            (
+                prop_oneof![
+                    Just(OsFamily::Other),
+                    Just(OsFamily::Windows),
+                    Just(OsFamily::Linux)
+                ],
+                prop::option::of(0u32..3),
+                prop::option::of(any::<bool>()),
+                prop::option::of(0u64..3),
+                0usize..3,
+            ),
+            prop::collection::btree_map(
+                prop_oneof![Just("a"), Just("b"), Just("form_factor")],
+                prop_oneof![Just(""), Just(" "), Just("x"), Just("y")],
+                0..3,
+            ),
+        )
+            .prop_map(
+                |(
+                    (t1, t2, t3, t4, t5),
+                    (macs, ips, kbs),
+                    (family, rev, flag, ram, disks),
+                    labels,
+                )| {
+                    let mut r = Report::new(
+                        AgentInfo::default(),
+                        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                    );
+                    r.host.hostname = t1.clone();
+                    r.host.fqdn = t2;
+                    r.os.name = t3;
+                    r.os.build = t4;
+                    r.hardware.serial = t5;
+                    r.tags.site = t1;
+                    r.host.mac_addresses = macs.into_iter().map(str::to_owned).collect();
+                    r.host.ip_addresses = ips.into_iter().map(str::to_owned).collect();
+                    r.patches.installed = kbs
+                        .into_iter()
+                        .map(|k| InstalledUpdate {
+                            id: k.to_owned(),
+                            kind: None,
+                            installed_on: None,
+                        })
+                        .collect();
+                    r.os.family = family;
+                    r.os.revision = rev;
+                    r.security.smb1_server_enabled = flag;
+                    r.hardware.tpm.present = flag.map(|f| !f);
+                    r.hardware.ram_bytes = ram;
+                    r.hardware.disks = (0..disks)
+                        .map(|i| Disk {
+                            name: format!("d{i}"),
+                            ..Disk::default()
+                        })
+                        .collect();
+                    r.tags.labels = labels
+                        .into_iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect();
+                    r
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn typed_merge_equals_the_generic_walk(
+            obs in prop::collection::vec((report(), 0i64..90), 1..5),
+        ) {
+            let sources = [Source::Agent, Source::Probe, Source::Systeminfo, Source::Qfe, Source::Ad, Source::Nmap];
+            let base = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+            let owned: Vec<Obs<'_>> = obs
+                .into_iter()
+                .enumerate()
+                .map(|(i, (report, days))| Obs {
+                    source: sources[i],
+                    observed_at: base - Duration::days(days),
+                    first_seen: base - Duration::days(days),
+                    report: Cow::Owned(report),
+                    evidence: &[],
+                    hotfix_list_complete: None,
+                    id: Uuid::from_u128(i as u128 + 1),
+                    file_id: None,
+                    origin: String::new(),
+                    seniority: (0, base, Uuid::nil(), 0),
+                    count: 1,
+                })
+                .collect();
+            let current: Vec<&Obs<'_>> = owned.iter().collect();
+            let facts = merge_facts(&current);
+            let generic = merged_report_generic(&current, &facts, base);
+            let typed = merged_report(&current, base);
+            prop_assert_eq!(typed, generic);
+        }
+    }
 }

@@ -10,6 +10,7 @@
 pub mod coverage;
 pub mod identity;
 pub mod merge;
+pub mod typed;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
