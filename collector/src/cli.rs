@@ -3,7 +3,6 @@
 //! is used directly; when a running `serve` holds it, the command goes through that server's API
 //! (its address from the config, the CA and admin token from the data directory).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -126,10 +125,12 @@ async fn checked(response: reqwest::Response) -> anyhow::Result<reqwest::Respons
     )
 }
 
-fn exceptions(
-    store: &dyn Store,
-) -> anyhow::Result<HashMap<uuid::Uuid, crate::risk::ExceptionInfo>> {
-    crate::api::risk::exception_map(store).map_err(|e| anyhow::anyhow!("{e}"))
+/// The whole estate derived from the store, for a command that runs without a server.
+fn snapshot(store: &dyn Store, risk: &RiskContext) -> anyhow::Result<estate::Snapshot> {
+    tokio::task::block_in_place(|| {
+        estate::derive_once(store, risk.clone(), Utc::now())
+            .context("deriving the estate from the store")
+    })
 }
 
 fn text(v: &Value) -> String {
@@ -159,10 +160,11 @@ pub async fn rank(
 ) -> anyhow::Result<String> {
     let backend = Backend::open(data)?;
     let rows: Vec<RankRow> = if let Some((store, risk)) = backend.local() {
-        let all = estate::assess_all(store, risk, &exceptions(store)?, Utc::now())?;
-        estate::ranking(&all, &filter)
-            .into_iter()
+        let snapshot = snapshot(store, risk)?;
+        snapshot
+            .select(&filter)
             .take(limit)
+            .map(|(rank, row)| RankRow::of(rank, row))
             .collect()
     } else {
         let mut query = format!("/api/v1/rankings?per_page={}", limit.clamp(1, 1000));
@@ -219,9 +221,8 @@ pub async fn plan(
     let first_year = first_year.unwrap_or_else(|| financial_year(Utc::now().date_naive()));
     let backend = Backend::open(data)?;
     let plan: crate::plan::Plan = if let Some((store, risk)) = backend.local() {
-        let all = estate::assess_all(store, risk, &exceptions(store)?, Utc::now())?;
         estate::plan(
-            &all,
+            &snapshot(store, risk)?,
             &risk.unit_costs,
             &Budget {
                 first_year,
@@ -282,13 +283,14 @@ pub async fn plan(
 /// `ward-collector exception add`.
 pub async fn exception_add(data: &Path, new: NewException) -> anyhow::Result<String> {
     let backend = Backend::open(data)?;
-    if let Some((store, _)) = backend.local() {
+    if let Some((store, risk)) = backend.local() {
         let record = new
             .into_record(Utc::now().date_naive())
             .map_err(|e| anyhow::anyhow!(e))?;
+        let estate = snapshot(store, risk)?;
         // The store's writes wait for its committer thread: not on an async worker.
         tokio::task::block_in_place(|| {
-            crate::api::risk::save_exception(store, "cli", &record)
+            crate::api::risk::save_exception(store, &|id| estate.row(id).is_some(), "cli", &record)
                 .map_err(|e| anyhow::anyhow!("{e}"))
         })?;
         return Ok(format!(
@@ -559,13 +561,7 @@ pub async fn import(data: &Path, paths: &[std::path::PathBuf]) -> anyhow::Result
 pub async fn coverage(data: &Path) -> anyhow::Result<String> {
     let backend = Backend::open(data)?;
     let value: Value = if let Some((store, risk)) = backend.local() {
-        let now = Utc::now();
-        let devices = estate::merged_devices(store, risk, now)?;
-        serde_json::to_value(crate::devices::coverage::coverage(
-            &devices,
-            now,
-            risk.weights.stale_after_days,
-        ))?
+        serde_json::to_value(snapshot(store, risk)?.coverage(Utc::now()))?
     } else {
         backend.get("/api/v1/coverage").await?.json().await?
     };

@@ -391,10 +391,12 @@ impl DropFolder {
         }
     }
 
-    /// Polls until `stop` resolves. Runs the blocking work off the async threads.
+    /// Polls until `stop` resolves. Runs the blocking work off the async threads; calls
+    /// `imported` after a poll that stored a file.
     pub async fn run(
         mut self,
         store: std::sync::Arc<dyn Store>,
+        imported: impl Fn() + Send + 'static,
         stop: impl std::future::Future<Output = ()>,
     ) {
         tracing::info!(dir = %self.dir.display(), "watching the drop folder");
@@ -415,12 +417,17 @@ impl DropFolder {
             );
             match tokio::task::spawn_blocking(move || {
                 let mut folder = folder;
-                folder.poll_once(store.as_ref(), Utc::now());
-                folder
+                let results = folder.poll_once(store.as_ref(), Utc::now());
+                (folder, results.iter().any(FileResult::ok))
             })
             .await
             {
-                Ok(folder) => self = folder,
+                Ok((folder, stored)) => {
+                    self = folder;
+                    if stored {
+                        imported();
+                    }
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "drop folder poll failed; stopping the watcher");
                     return;

@@ -58,6 +58,7 @@ pub async fn quickstart(
     let addr = server.addr;
     let url = format!("https://{}", addr);
     let store = server.store.clone();
+    let estate = server.estate.clone();
     let serving = tokio::spawn(server.run(shutdown_signal()));
     println!("collector listening on {url}");
 
@@ -94,27 +95,18 @@ pub async fn quickstart(
     )
     .await?;
 
-    let config = crate::config::Config::load(data_dir)?;
-    let risk = crate::estate::RiskContext {
-        catalog: crate::estate::load_catalog(data_dir)?,
-        weights: config.weights.clone(),
-        unit_costs: config.costs.clone(),
-    };
     let newest =
         tokio::task::spawn_blocking(move || -> anyhow::Result<Option<crate::estate::Assessed>> {
             let devices = store.devices()?;
             let Some(device) = devices.iter().max_by_key(|d| d.last_seen) else {
                 return Ok(None);
             };
-            let exceptions = crate::api::risk::exception_map(store.as_ref())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Ok(crate::estate::assess_device(
-                store.as_ref(),
-                &risk,
-                device.id,
-                &exceptions,
-                chrono::Utc::now(),
-            )?)
+            // The estate reads the agent's report in the background: wait for it.
+            let snapshot = estate.sync(std::time::Duration::from_secs(30));
+            Ok(
+                crate::estate::device(store.as_ref(), &snapshot, device.id, chrono::Utc::now())?
+                    .map(|(_, assessed)| assessed),
+            )
         })
         .await??;
     match newest {

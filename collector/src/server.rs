@@ -23,6 +23,8 @@ pub struct Server {
     pub listener: TcpListener,
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    /// The estate read model the API and the pages read.
+    pub estate: Arc<crate::estate::Estate>,
     tls: rustls::ServerConfig,
     /// The server certificate in use, reloaded from its files on SIGHUP.
     pub cert: Arc<crate::tls::ReloadableCert>,
@@ -98,11 +100,15 @@ impl Server {
                 report: Limits::V1,
             },
             enroll_limiter: RateLimiter::per_minute(config.enroll_per_minute),
-            risk: crate::estate::RiskContext {
-                catalog: crate::estate::load_catalog(data_dir)?,
-                weights: config.weights.clone(),
-                unit_costs: config.costs.clone(),
-            },
+            estate: crate::estate::Estate::start(
+                store.clone(),
+                crate::estate::RiskContext {
+                    catalog: crate::estate::load_catalog(data_dir)?,
+                    weights: config.weights.clone(),
+                    unit_costs: config.costs.clone(),
+                },
+                crate::estate::system_clock(),
+            ),
             web: crate::web::WebState::default(),
         });
         let metrics = match config.metrics_listen {
@@ -127,6 +133,7 @@ impl Server {
             tls,
             cert,
             reload,
+            estate: state.estate.clone(),
             app: api::app(state),
             metrics,
             drop_folder: None,
@@ -169,9 +176,12 @@ impl Server {
         let (stop_watch, stopped) = tokio::sync::oneshot::channel::<()>();
         let watcher = self.drop_folder.map(|folder| {
             let store = self.store.clone();
-            tokio::spawn(folder.run(store, async move {
-                let _ = stopped.await;
-            }))
+            let estate = self.estate.clone();
+            tokio::spawn(
+                folder.run(store, move || estate.imports_stored(), async move {
+                    let _ = stopped.await;
+                }),
+            )
         });
         let reload = tokio::spawn(self.reload);
         let served = crate::tls::serve(self.listener, self.tls, self.app, shutdown).await;
@@ -186,6 +196,8 @@ impl Server {
             let _ = watcher.await;
         }
         served?;
+        let estate = self.estate.clone();
+        tokio::task::spawn_blocking(move || estate.stop()).await?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await??;
         tracing::info!("store flushed; stopped");

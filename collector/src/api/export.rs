@@ -12,10 +12,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::risk::{exception_map, parse_pounds, plan_budget};
-use super::{ApiError, AppState, Principal, blocking};
+use super::risk::{parse_pounds, plan_budget};
+use super::{ApiError, AppState, Principal};
 use crate::auth::Permission;
-use crate::estate::{self, RankFilter};
+use crate::estate::{self, RankFilter, RankRow, Snapshot};
 use crate::export::{self, ExportOptions, Format};
 use crate::plan::{Money, UnitCosts};
 
@@ -140,10 +140,11 @@ impl CostQuery {
     }
 }
 
-/// A finished export, ready to send.
+/// An export on its way: its rows are written on a blocking thread into the response body as
+/// they come, so a large export never sits whole in memory.
 #[derive(Debug)]
 pub struct ExportFile {
-    pub bytes: Vec<u8>,
+    pub body: axum::body::Body,
     pub format: Format,
     pub file_name: String,
 }
@@ -151,7 +152,7 @@ pub struct ExportFile {
 impl IntoResponse for ExportFile {
     fn into_response(self) -> Response {
         let disposition = format!("attachment; filename=\"{}\"", self.file_name);
-        let mut response = self.bytes.into_response();
+        let mut response = self.body.into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -172,9 +173,74 @@ impl IntoResponse for ExportFile {
     }
 }
 
-/// Builds one export from the store (blocking: call it off the async threads).
+/// Everything an export needs, checked before anything is written (a bad request costs nothing).
+struct Job {
+    kind: ExportKind,
+    format: Format,
+    findings: bool,
+    filter: RankFilter,
+    plan: Option<(crate::plan::Budget, UnitCosts)>,
+    opts: ExportOptions,
+    now: DateTime<Utc>,
+}
+
+impl Job {
+    /// Writes the export from `snapshot` into `out`.
+    fn write(self, snapshot: &Snapshot, out: &mut ChunkWriter) -> Result<(), ApiError> {
+        let internal = |e: export::ExportError| ApiError::Internal(e.to_string());
+        let catalog = snapshot.catalog();
+        let ranked = || {
+            snapshot
+                .select(&self.filter)
+                .map(|(rank, row)| export::devices::Ranked { rank, row })
+        };
+        let rank_rows = || {
+            snapshot
+                .select(&self.filter)
+                .map(|(rank, row)| RankRow::of(rank, row))
+        };
+        let opts = &self.opts;
+        match (self.kind, self.format) {
+            (ExportKind::Ranking, Format::Csv) => {
+                export::csv_to(export::ranking::sheet(rank_rows(), opts), opts, out)
+            }
+            (ExportKind::Ranking, Format::Xlsx) => {
+                export::ranking::stream_document(rank_rows(), opts, self.now, &catalog)
+                    .write_xlsx(out)
+            }
+            (ExportKind::Devices, Format::Csv) if self.findings => {
+                export::csv_to(export::devices::findings_sheet(ranked(), opts), opts, out)
+            }
+            (ExportKind::Devices, Format::Csv) => {
+                export::csv_to(export::devices::device_sheet(ranked(), opts), opts, out)
+            }
+            (ExportKind::Devices, Format::Xlsx) => {
+                export::devices::document(ranked, opts, self.now, &catalog).write_xlsx(out)
+            }
+            (ExportKind::Plan, format) => {
+                let Some((budget, unit_costs)) = &self.plan else {
+                    return Err(ApiError::Internal("plan export without a budget".into()));
+                };
+                let plan = estate::plan(snapshot, unit_costs, budget)
+                    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                let bytes = match format {
+                    Format::Csv => export::csv(&export::plan::csv_table(&plan, opts), opts),
+                    Format::Xlsx => export::plan::document(&plan, opts, self.now).xlsx(),
+                }
+                .map_err(internal)?;
+                std::io::Write::write_all(out, &bytes)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(())
+            }
+        }
+        .map_err(internal)
+    }
+}
+
+/// Builds one export from the estate: checks the request, then streams the file (the rows are
+/// written off the async threads).
 pub fn render(
-    state: &AppState,
+    state: Arc<AppState>,
     kind: ExportKind,
     format: Format,
     q: &ExportQuery,
@@ -182,7 +248,6 @@ pub fn render(
     opts: &ExportOptions,
     now: DateTime<Utc>,
 ) -> Result<ExportFile, ApiError> {
-    let internal = |e: export::ExportError| ApiError::Internal(e.to_string());
     let findings = match q.table.as_deref() {
         None | Some("devices") => false,
         Some("findings") if kind == ExportKind::Devices && format == Format::Csv => true,
@@ -193,61 +258,87 @@ pub fn render(
             )));
         }
     };
-    let filter = RankFilter {
-        site: q.site.clone(),
-        remedy: q.remedy.clone(),
-        os: q.os.clone(),
-        department: q.department.clone(),
-    };
-    // Checked before any work, so a bad request costs nothing.
-    let plan_input = if kind == ExportKind::Plan {
+    let plan = if kind == ExportKind::Plan {
         Some((
             plan_budget(q.budget.as_deref(), q.years, q.first_year, now.date_naive())?,
-            costs.apply(&state.risk.unit_costs)?,
+            costs.apply(&state.estate.snapshot().ctx.unit_costs)?,
         ))
     } else {
         None
     };
-    let exceptions = exception_map(state.store.as_ref())?;
-    let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, now)?;
-    let catalog = state.risk.catalog.info();
-    let bytes = match (kind, format, plan_input) {
-        (ExportKind::Ranking, Format::Csv, _) => export::csv(
-            &export::ranking::table(&estate::ranking(&all, &filter), opts),
-            opts,
-        ),
-        (ExportKind::Ranking, Format::Xlsx, _) => {
-            export::ranking::document(&estate::ranking(&all, &filter), opts, now, &catalog).xlsx()
-        }
-        (ExportKind::Devices, format, _) => {
-            let devices = export::devices::select(&all, &filter);
-            match format {
-                Format::Csv if findings => {
-                    export::csv(&export::devices::findings_table(&devices, opts), opts)
-                }
-                Format::Csv => export::csv(&export::devices::device_table(&devices, opts), opts),
-                Format::Xlsx => export::devices::document(&devices, opts, now, &catalog).xlsx(),
-            }
-        }
-        (ExportKind::Plan, format, Some((budget, unit_costs))) => {
-            let plan = estate::plan(&all, &unit_costs, &budget)
-                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-            match format {
-                Format::Csv => export::csv(&export::plan::csv_table(&plan, opts), opts),
-                Format::Xlsx => export::plan::document(&plan, opts, now).xlsx(),
-            }
-        }
-        (ExportKind::Plan, _, None) => {
-            return Err(ApiError::Internal("plan export without a budget".into()));
-        }
-    }
-    .map_err(internal)?;
+    let job = Job {
+        kind,
+        format,
+        findings,
+        filter: RankFilter {
+            site: q.site.clone(),
+            remedy: q.remedy.clone(),
+            os: q.os.clone(),
+            department: q.department.clone(),
+        },
+        plan,
+        opts: *opts,
+        now,
+    };
     let name = if findings { "findings" } else { kind.name() };
     Ok(ExportFile {
-        bytes,
+        body: stream(move |out| job.write(&state.estate(), out)),
         format,
         file_name: export::file_name(name, format, now.date_naive()),
     })
+}
+
+/// A response body written by `write` on a blocking thread, in chunks. An error after the first
+/// chunk ends the body early (the client sees a cut download); it is logged.
+fn stream(
+    write: impl FnOnce(&mut ChunkWriter) -> Result<(), ApiError> + Send + 'static,
+) -> axum::body::Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<axum::body::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        };
+        let result = write(&mut out).and_then(|()| {
+            std::io::Write::flush(&mut out).map_err(|e| ApiError::Internal(e.to_string()))
+        });
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "export stopped before its end");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    axum::body::Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }))
+}
+
+const CHUNK: usize = 64 * 1024;
+
+/// Sends what is written to a response body, [`CHUNK`] bytes at a time.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk =
+            axum::body::Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
 }
 
 /// `GET /api/v1/export/{file}` with `file` one of `ranking|devices|plan` `.csv|.xlsx`.
@@ -275,5 +366,5 @@ pub async fn download(
             && who.can(Permission::NetworkDetails),
         csv_bom: q.bom.unwrap_or(false),
     };
-    blocking(move || render(&state, kind, format, &q, &costs, &opts, Utc::now())).await
+    render(state, kind, format, &q, &costs, &opts, Utc::now())
 }

@@ -124,6 +124,15 @@ pub async fn import_files(
             .collect::<Vec<_>>())
     })
     .await?;
+    if results.iter().any(FileResult::ok) {
+        state.estate.imports_stored();
+        let state = state.clone();
+        blocking(move || {
+            state.estate();
+            Ok(())
+        })
+        .await?;
+    }
     let store = state.store.clone();
     let lines: Vec<String> = results.iter().map(FileResult::line).collect();
     blocking(move || {

@@ -47,11 +47,22 @@ pub struct AppState {
     pub admin_token_hash: KeyHash,
     pub limits: ingest::BodyLimits,
     pub enroll_limiter: RateLimiter,
-    /// Catalog, weights and unit costs for assessments and the plan.
-    pub risk: crate::estate::RiskContext,
+    /// The estate read model (it holds the catalog, weights and unit costs it was derived with).
+    pub estate: Arc<crate::estate::Estate>,
     /// Dashboard sign-in settings and the failed-login limiter.
     pub web: crate::web::WebState,
 }
+
+impl AppState {
+    /// The estate as of now: the current snapshot once every change noted before this call is
+    /// in it (a bounded wait, so a client reads its own writes; readers never block the writer).
+    pub fn estate(&self) -> Arc<crate::estate::Snapshot> {
+        self.estate.sync(ESTATE_WAIT)
+    }
+}
+
+/// Longest a read waits for the estate to take in changes noted before it.
+const ESTATE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn app(state: Arc<AppState>) -> Router {
     let router = Router::new()
@@ -240,10 +251,12 @@ async fn post_report(
     let answer = state
         .store
         .submit_report(device_id, Utc::now(), &report, Some(raw))?;
-    drop(report);
     let outcome = answer
         .await
         .map_err(|_| ApiError::Internal("the store dropped the write unanswered".into()))??;
+    if outcome == PutOutcome::Stored {
+        state.estate.report_stored(device_id, Some(report));
+    }
     let status = match outcome {
         PutOutcome::Stored => AckStatus::Stored,
         PutOutcome::Duplicate => AckStatus::Duplicate,
@@ -270,15 +283,10 @@ async fn list_devices(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<Vec<DeviceRow>>, ApiError> {
     who.require(Permission::Read)?;
-    let devices = blocking(move || {
-        Ok(crate::estate::merged_devices(
-            state.store.as_ref(),
-            &state.risk,
-            Utc::now(),
-        )?)
-    })
-    .await?;
-    Ok(Json(devices.iter().map(DeviceRow::of).collect()))
+    let snapshot = blocking(move || Ok(state.estate())).await?;
+    let mut rows: Vec<DeviceRow> = snapshot.rows().map(|r| DeviceRow::of(r)).collect();
+    rows.sort_by_key(|r| r.id);
+    Ok(Json(rows))
 }
 
 #[derive(Debug, Deserialize)]
@@ -312,7 +320,26 @@ pub struct DeviceRow {
 }
 
 impl DeviceRow {
-    pub fn of(d: &crate::devices::Device) -> Self {
+    pub fn of(r: &crate::estate::Row) -> Self {
+        Self {
+            id: r.id,
+            hostname: r.hostname.as_deref().map(str::to_owned),
+            os_name: r.os_name.as_deref().map(str::to_owned),
+            site: r.site.as_deref().map(str::to_owned),
+            first_seen: r.first_seen,
+            last_seen: r.last_seen,
+            last_report_id: r.last_report_id,
+            report_count: r.report_count,
+            record_count: r.record_count,
+            sources: r.sources.iter().collect(),
+            managed: r.reach == crate::estate::row::Reach::Managed,
+            active: r.active,
+            aliases: r.aliases.to_vec(),
+        }
+    }
+
+    /// The row of a device merged afresh (the device page's).
+    pub fn of_device(d: &crate::devices::Device) -> Self {
         let agents = d
             .sightings
             .iter()
@@ -404,9 +431,9 @@ async fn get_device(
         .unwrap_or(DEFAULT_HISTORY)
         .clamp(1, MAX_HISTORY);
     let view = blocking(move || {
+        let snapshot = state.estate();
         let store = state.store.as_ref();
-        let all = crate::estate::merged_devices(store, &state.risk, Utc::now())?;
-        let device = crate::devices::find(&all, id)
+        let (mut device, _) = crate::estate::device(store, &snapshot, id, Utc::now())?
             .ok_or_else(|| ApiError::NotFound(format!("no device {id}")))?;
         let mut history: Vec<HistoryEntry> = Vec::new();
         for agent in device.agent_ids() {
@@ -419,22 +446,20 @@ async fn get_device(
         }
         history.sort_by_key(|h| std::cmp::Reverse(h.received_at));
         history.truncate(limit);
-        let mut device = device.clone();
         if !network {
             for h in &mut history {
                 redact::report(&mut h.report);
             }
             crate::devices::redact(&mut device);
         }
-        let device = &device;
         Ok(DeviceView {
-            device: DeviceRow::of(device),
+            device: DeviceRow::of_device(&device),
             latest: history.first().map(|h| h.report.clone()),
             history,
-            merged: device.merged.clone(),
-            facts: device.facts.clone(),
-            sightings: device.sightings.clone(),
-            evidence: device.evidence.clone(),
+            merged: device.merged,
+            facts: device.facts,
+            sightings: device.sightings,
+            evidence: device.evidence,
             hotfix_list_complete: device.hotfix_list_complete,
         })
     })
@@ -450,16 +475,7 @@ async fn coverage(
 ) -> Result<Json<crate::devices::coverage::Coverage>, ApiError> {
     who.require(Permission::Read)?;
     let network = who.can(Permission::NetworkDetails);
-    let mut coverage = blocking(move || {
-        let now = Utc::now();
-        let devices = crate::estate::merged_devices(state.store.as_ref(), &state.risk, now)?;
-        Ok(crate::devices::coverage::coverage(
-            &devices,
-            now,
-            state.risk.weights.stale_after_days,
-        ))
-    })
-    .await?;
+    let mut coverage = blocking(move || Ok(state.estate().coverage(Utc::now()))).await?;
     if !network {
         coverage.redact();
     }

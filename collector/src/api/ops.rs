@@ -108,7 +108,7 @@ pub async fn metrics(_: Admin, State(state): State<Arc<AppState>>) -> Result<Res
 
 async fn metrics_response(state: Arc<AppState>) -> Result<Response, ApiError> {
     let store = state.store.clone();
-    let stale_days = state.risk.weights.stale_after_days;
+    let stale_days = state.estate.snapshot().ctx.weights.stale_after_days;
     let text = super::blocking(move || {
         Ok(crate::metrics::render(
             store.as_ref(),

@@ -1,6 +1,5 @@
 //! The risk API: ranking, per-device assessment, estate summary, budget plan, catalog, and the
-//! exceptions register. All admin-token routes; assessments are computed from the stored reports
-//! on each request (see `crate::estate`).
+//! exceptions register. Every estate view reads the estate's current snapshot (`crate::estate`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,81 +16,57 @@ use super::export::CostQuery;
 use super::{ApiError, AppState, Principal, blocking, parse_id};
 use crate::auth::Permission;
 use crate::catalog::CatalogInfo;
-use crate::estate::{self, RankFilter, RankRow};
+use crate::estate::{self, RankQuery, RankRow};
 use crate::export::ExportOptions;
 use crate::plan::{Budget, Money};
 use crate::risk::{Assessment, ExceptionInfo};
 use crate::store::{ExceptionRecord, Store};
 
-const DEFAULT_PER_PAGE: usize = 50;
-const MAX_PER_PAGE: usize = 1000;
 const MAX_PLAN_YEARS: usize = 10;
 
 /// Exceptions by device, as the engine takes them.
 pub fn exception_map(store: &dyn Store) -> Result<HashMap<Uuid, ExceptionInfo>, ApiError> {
-    Ok(store
-        .exceptions()?
-        .into_iter()
-        .map(|e| (e.device_id, e.info()))
-        .collect())
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct RankingQuery {
-    site: Option<String>,
-    department: Option<String>,
-    remedy: Option<String>,
-    os: Option<String>,
-    page: Option<usize>,
-    per_page: Option<usize>,
+    Ok(estate::exception_map(store)?)
 }
 
 #[derive(Debug, Serialize)]
 pub struct RankingPage {
     pub catalog: CatalogInfo,
-    /// Devices matching the filters.
+    /// Devices matching the filters and the search.
     pub total: usize,
+    /// Devices in the estate.
+    pub estate: usize,
     pub page: usize,
+    pub pages: usize,
     pub per_page: usize,
     pub rows: Vec<RankRow>,
 }
 
+/// `GET /api/v1/rankings`: a page of the ranking (`?page=&per_page=50|100|500`), filtered by
+/// site, department, remedy and OS family, searched (`q`) and sorted (`sort`) as the ranking
+/// page is.
 pub async fn rankings(
     who: Principal,
     State(state): State<Arc<AppState>>,
-    Query(q): Query<RankingQuery>,
+    Query(q): Query<RankQuery>,
 ) -> Result<Json<RankingPage>, ApiError> {
     who.require(Permission::Read)?;
-    let per_page = q
-        .per_page
-        .unwrap_or(DEFAULT_PER_PAGE)
-        .clamp(1, MAX_PER_PAGE);
-    let page = q.page.unwrap_or(1).max(1);
-    let filter = RankFilter {
-        site: q.site,
-        remedy: q.remedy,
-        os: q.os,
-        department: q.department,
-    };
-    let page_data = blocking(move || {
-        let exceptions = exception_map(state.store.as_ref())?;
-        let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
-        let rows = estate::ranking(&all, &filter);
-        let total = rows.len();
+    let network = who.can(Permission::NetworkDetails);
+    let page = blocking(move || {
+        let snapshot = state.estate();
+        let page = snapshot.ranking(&q, network);
         Ok(RankingPage {
-            catalog: state.risk.catalog.info(),
-            total,
-            page,
-            per_page,
-            rows: rows
-                .into_iter()
-                .skip((page - 1) * per_page)
-                .take(per_page)
-                .collect(),
+            catalog: snapshot.catalog(),
+            total: page.matching,
+            estate: page.estate,
+            page: page.page,
+            pages: page.pages,
+            per_page: page.per_page,
+            rows: estate::rank_rows(&page),
         })
     })
     .await?;
-    Ok(Json(page_data))
+    Ok(Json(page))
 }
 
 pub async fn assessment(
@@ -102,18 +77,17 @@ pub async fn assessment(
     who.require(Permission::Read)?;
     let id = parse_id(&id)?;
     let assessed = blocking(move || {
-        let exceptions = exception_map(state.store.as_ref())?;
-        Ok(estate::assess_device(
+        let snapshot = state.estate();
+        Ok(estate::device(
             state.store.as_ref(),
-            &state.risk,
+            &snapshot,
             id,
-            &exceptions,
             Utc::now(),
         )?)
     })
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no device {id} with a report")))?;
-    let mut assessment = assessed.assessment;
+    let mut assessment = assessed.1.assessment;
     if !who.can(Permission::NetworkDetails) {
         super::redact::assessment(&mut assessment);
     }
@@ -125,12 +99,7 @@ pub async fn summary(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<estate::Summary>, ApiError> {
     who.require(Permission::Read)?;
-    let summary = blocking(move || {
-        let exceptions = exception_map(state.store.as_ref())?;
-        let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
-        Ok(estate::summary(&all, &state.risk.catalog))
-    })
-    .await?;
+    let summary = blocking(move || Ok(state.estate().summary())).await?;
     Ok(Json(summary))
 }
 
@@ -230,7 +199,9 @@ pub async fn plan(
         q.first_year,
         Utc::now().date_naive(),
     )?;
-    let unit_costs = costs.apply(&state.risk.unit_costs)?;
+    let snapshot = state.estate.snapshot();
+    let unit_costs = costs.apply(&snapshot.ctx.unit_costs)?;
+    drop(snapshot);
     let csv = match q.format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -241,9 +212,8 @@ pub async fn plan(
         }
     };
     let result = blocking(move || {
-        let exceptions = exception_map(state.store.as_ref())?;
-        let all = estate::assess_all(state.store.as_ref(), &state.risk, &exceptions, Utc::now())?;
-        estate::plan(&all, &unit_costs, &budget).map_err(|e| ApiError::BadRequest(e.to_string()))
+        estate::plan(&state.estate(), &unit_costs, &budget)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
     })
     .await?;
     let mut result = result;
@@ -278,7 +248,7 @@ pub async fn catalog(
     State(state): State<Arc<AppState>>,
 ) -> Result<Json<CatalogInfo>, ApiError> {
     who.require(Permission::Read)?;
-    Ok(Json(state.risk.catalog.info()))
+    Ok(Json(state.estate.snapshot().catalog()))
 }
 
 /// What a security lead records for a device that cannot be changed.
@@ -344,7 +314,19 @@ pub async fn add_exception(
         .map_err(ApiError::Invalid)?;
     let stored = record.clone();
     let actor = who.actor();
-    blocking(move || save_exception(state.store.as_ref(), &actor, &stored)).await?;
+    blocking(move || {
+        let snapshot = state.estate();
+        save_exception(
+            state.store.as_ref(),
+            &|id| snapshot.row(id).is_some(),
+            &actor,
+            &stored,
+        )?;
+        state.estate.exceptions_changed();
+        state.estate();
+        Ok(())
+    })
+    .await?;
     tracing::info!(device = %record.device_id, owner = %record.owner, review = %record.review_date, "exception recorded");
     Ok(Json(record))
 }
@@ -365,7 +347,14 @@ pub async fn delete_exception(
     who.require(Permission::ManageExceptions)?;
     let id = parse_id(&id)?;
     let actor = who.actor();
-    if !blocking(move || remove_exception(state.store.as_ref(), &actor, id)).await? {
+    if !blocking(move || {
+        let removed = remove_exception(state.store.as_ref(), &actor, id)?;
+        state.estate.exceptions_changed();
+        state.estate();
+        Ok(removed)
+    })
+    .await?
+    {
         return Err(ApiError::NotFound(format!("no exception for device {id}")));
     }
     tracing::info!(device = %id, "exception removed");
@@ -374,15 +363,15 @@ pub async fn delete_exception(
     ))
 }
 
-/// Records an exception for a device that exists, and audits it. Shared with the dashboard.
+/// Records an exception for a device that exists (`known`: any device id or alias of a merged
+/// device, agent or import-only), and audits it. Shared with the dashboard and the CLI.
 pub fn save_exception(
     store: &dyn Store,
+    known: &dyn Fn(Uuid) -> bool,
     actor: &str,
     record: &ExceptionRecord,
 ) -> Result<(), ApiError> {
-    // Any device id or alias of a merged device (agent or import-only) may carry an exception.
-    let known = crate::devices::load(store, Utc::now(), u32::MAX)?;
-    if crate::devices::find(&known, record.device_id).is_none() {
+    if !known(record.device_id) {
         return Err(ApiError::NotFound(format!(
             "no device {}",
             record.device_id

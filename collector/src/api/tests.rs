@@ -32,9 +32,10 @@ impl Harness {
     }
 
     fn with_limits(max_body: usize, max_inflated: usize, enroll_per_minute: u32) -> Self {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
         Self {
             state: Arc::new(AppState {
-                store: Arc::new(MemoryStore::new()),
+                store: store.clone(),
                 enroll_secret_hash: secrets::hash(SECRET),
                 admin_token_hash: secrets::hash(ADMIN),
                 limits: ingest::BodyLimits {
@@ -43,11 +44,11 @@ impl Harness {
                     report: Limits::V1,
                 },
                 enroll_limiter: RateLimiter::per_minute(enroll_per_minute),
-                risk: crate::estate::RiskContext {
-                    catalog: crate::catalog::Catalog::builtin().unwrap(),
-                    weights: crate::risk::Weights::default(),
-                    unit_costs: crate::plan::UnitCosts::default(),
-                },
+                estate: crate::estate::Estate::start(
+                    store.clone(),
+                    crate::estate::reference::default_context(),
+                    crate::estate::system_clock(),
+                ),
                 web: crate::web::WebState::default(),
             }),
         }

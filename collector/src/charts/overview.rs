@@ -2,11 +2,12 @@
 //! status, by remedy, and Windows 11 readiness by device class. Element ids are fixed, so each
 //! chart appears once per page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::{Bar, BarChart, StackRow, StackedChart, Unit, bar_chart, stacked_chart};
-use crate::estate::{Assessed, Summary, form_factor, key};
+use crate::estate::{Summary, key};
 use crate::plan::FormFactor;
+use crate::risk::ReadinessVerdict;
 
 /// Engine keys in the order people read them, with their words.
 const OS_FAMILIES: [(&str, &str); 4] = [
@@ -109,8 +110,9 @@ fn class_words(f: FormFactor) -> &'static str {
     }
 }
 
-/// Windows clients by class (desktop, laptop, thin client), each split by readiness verdict.
-pub fn readiness_by_class(all: &[Assessed]) -> String {
+/// Windows clients by class (desktop, laptop, thin client), each split by readiness verdict;
+/// `by_form` counts devices by (class, verdict), as the estate keeps them.
+pub fn readiness_by_class(by_form: &HashMap<(FormFactor, ReadinessVerdict), i64>) -> String {
     let classes = [
         FormFactor::Desktop,
         FormFactor::Laptop,
@@ -118,18 +120,15 @@ pub fn readiness_by_class(all: &[Assessed]) -> String {
         FormFactor::Server,
     ];
     let mut counts = vec![[0usize; READINESS.len()]; classes.len()];
-    for a in all {
-        let Some(r) = &a.assessment.readiness else {
-            continue;
-        };
-        let verdict = key(&r.verdict);
+    for ((form, verdict), n) in by_form {
+        let verdict = key(verdict);
         let (Some(c), Some(v)) = (
-            classes.iter().position(|c| *c == form_factor(&a.report)),
+            classes.iter().position(|c| c == form),
             READINESS.iter().position(|(k, _)| *k == verdict),
         ) else {
             continue;
         };
-        counts[c][v] += 1;
+        counts[c][v] += usize::try_from(*n).unwrap_or(0);
     }
     let rows = classes
         .iter()

@@ -451,38 +451,25 @@ fn write_samples() {
     );
 }
 
-fn assessed(n: u128, json: &str) -> crate::estate::Assessed {
-    let report: ward_shared::Report = serde_json::from_str(json).unwrap();
-    let id = uuid::Uuid::from_u128(n);
-    let catalog = crate::catalog::Catalog::builtin().unwrap();
+#[test]
+fn overview_charts_speak_plainly_about_the_estate() {
+    use crate::store::Store;
+    let windows = include_str!("../../../shared/tests/golden/v1-windows.json");
+    let linux = include_str!("../../../shared/tests/golden/v1-linux-full.json");
     let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:00:00Z")
         .unwrap()
         .to_utc();
-    let facts = crate::risk::DeviceFacts::new(id.to_string(), report.clone(), now);
-    let assessment = crate::risk::assess(
-        &facts,
-        &catalog,
-        now,
-        &crate::risk::Weights::default(),
-        None,
-    );
-    crate::estate::Assessed {
-        id,
-        report,
-        assessment,
+    let store = crate::store::memory::MemoryStore::new();
+    for (n, json) in [(1, windows), (2, windows), (3, linux)] {
+        let mut report: ward_shared::Report = serde_json::from_str(json).unwrap();
+        report.report_id = uuid::Uuid::from_u128(100 + n);
+        store
+            .put_report(uuid::Uuid::from_u128(n), now, &report, None)
+            .unwrap();
     }
-}
-
-#[test]
-fn overview_charts_speak_plainly_about_the_estate() {
-    let windows = include_str!("../../../shared/tests/golden/v1-windows.json");
-    let linux = include_str!("../../../shared/tests/golden/v1-linux-full.json");
-    let all = vec![
-        assessed(1, windows),
-        assessed(2, windows),
-        assessed(3, linux),
-    ];
-    let summary = crate::estate::summary(&all, &crate::catalog::Catalog::builtin().unwrap());
+    let estate = crate::estate::reference::snapshot(&store, now);
+    let all: Vec<_> = estate.rows().collect();
+    let summary = estate.summary();
 
     let (texts, _) = parse(&overview::by_os_family(&summary));
     assert_eq!(texts[0], "Devices by operating system");
@@ -500,15 +487,15 @@ fn overview_charts_speak_plainly_about_the_estate() {
     assert!(texts[1].contains("No security updates: 2"), "{}", texts[1]);
 
     let (texts, _) = parse(&overview::by_remedy(&summary));
-    let remedy = overview::words(&crate::estate::key(&all[0].assessment.remedy.class)).to_owned();
+    let remedy = overview::words(&crate::estate::key(&all[0].remedy)).to_owned();
     assert!(texts[1].contains(&format!("{remedy}: 2")), "{}", texts[1]);
     assert_eq!(overview::words("end_of_support"), "No security updates");
     assert_eq!(overview::words("something_new"), "something_new");
 
-    let svg = overview::readiness_by_class(&all);
+    let svg = overview::readiness_by_class(&estate.counts.readiness_by_form);
     let (texts, _) = parse(&svg);
     assert_eq!(texts[0], "Windows 11 readiness by device class");
-    let verdict = all[0].assessment.readiness.as_ref().unwrap().verdict;
+    let verdict = all[0].readiness.unwrap();
     let verdict = overview::words(&crate::estate::key(&verdict)).to_owned();
     assert!(
         texts[1].contains(&format!("{verdict} 2")),
@@ -517,6 +504,6 @@ fn overview_charts_speak_plainly_about_the_estate() {
     );
     assert!(!texts[1].contains("Servers"));
 
-    let (texts, _) = parse(&overview::readiness_by_class(&[]));
+    let (texts, _) = parse(&overview::readiness_by_class(&Default::default()));
     assert!(texts.iter().any(|t| t == "No data to show yet."));
 }

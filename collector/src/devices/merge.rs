@@ -195,7 +195,7 @@ struct Obs<'a> {
     count: u64,
 }
 
-fn agent_identity(r: &Report) -> Identity {
+pub(crate) fn agent_identity(r: &Report) -> Identity {
     Identity {
         hardware_uuid: r.host.hardware_uuid.clone(),
         serial: r.hardware.serial.clone(),

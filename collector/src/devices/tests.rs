@@ -151,7 +151,7 @@ fn four_sources_become_one_device_with_sources_side_by_side() {
         )],
     );
 
-    let devices = estate::merged_devices(&store, &ctx(), now()).unwrap();
+    let devices = estate::reference::merged_devices(&store, &ctx(), now()).unwrap();
     assert_eq!(devices.len(), 1, "{devices:#?}");
     let d = &devices[0];
     // The agent's device id stays the device's id; the records are aliases.
@@ -188,11 +188,12 @@ fn four_sources_become_one_device_with_sources_side_by_side() {
     assert_eq!(d.merged.tags.site.as_deref(), Some("RVI"));
 
     // Assessed once, under the agent's id; any alias finds it.
-    let all = estate::assess_all(&store, &ctx(), &HashMap::new(), now()).unwrap();
+    let all = estate::reference::assess_all(&store, &ctx(), &HashMap::new(), now()).unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].id, agent);
     let by_alias =
-        estate::assess_device(&store, &ctx(), d.aliases[0], &HashMap::new(), now()).unwrap();
+        estate::reference::assess_device(&store, &ctx(), d.aliases[0], &HashMap::new(), now())
+            .unwrap();
     assert_eq!(by_alias.map(|a| a.id), Some(agent));
 }
 
@@ -213,7 +214,7 @@ fn a_fresh_import_beats_an_agent_that_stopped_reporting() {
             |r| r.os.name = Some("Windows 11 Enterprise".into()),
         )],
     );
-    let devices = estate::merged_devices(&store, &ctx(), now()).unwrap();
+    let devices = estate::reference::merged_devices(&store, &ctx(), now()).unwrap();
     assert_eq!(devices.len(), 1);
     let os = devices[0]
         .facts
@@ -278,7 +279,7 @@ fn same_name_in_two_domains_and_reimaged_machine() {
             |_| {},
         )],
     );
-    let devices = estate::merged_devices(&store, &ctx(), now()).unwrap();
+    let devices = estate::reference::merged_devices(&store, &ctx(), now()).unwrap();
     let mut names: Vec<String> = devices
         .iter()
         .map(|d| d.hostname.clone().unwrap_or_default())
@@ -357,7 +358,7 @@ fn outside_only_devices_are_scored_and_counted_as_unmanaged() {
     import(&store, "scan.xml", vec![xp]);
     import(&store, "ad.csv", vec![ad, old_ad]);
 
-    let all = estate::assess_all(&store, &ctx(), &HashMap::new(), now()).unwrap();
+    let all = estate::reference::assess_all(&store, &ctx(), &HashMap::new(), now()).unwrap();
     assert_eq!(all.len(), 4);
     // The XP box seen only by nmap ranks first: unsupported and MS17-010 vulnerable.
     let first = &all[0].assessment;
@@ -377,7 +378,7 @@ fn outside_only_devices_are_scored_and_counted_as_unmanaged() {
         opd.assessment.remedy.reason
     );
 
-    let devices = estate::merged_devices(&store, &ctx(), now()).unwrap();
+    let devices = estate::reference::merged_devices(&store, &ctx(), now()).unwrap();
     let c = coverage(&devices, now(), Weights::default().stale_after_days);
     assert_eq!(c.devices, 3, "the stale AD entry is left out");
     assert_eq!(c.stale, 1);
@@ -411,7 +412,7 @@ fn device_ids_are_stable_as_records_arrive() {
         "a.txt",
         vec![record(Source::Ad, t, id("LAB-01"), |_| {})],
     );
-    let first = estate::merged_devices(&store, &ctx(), now()).unwrap()[0].id;
+    let first = estate::reference::merged_devices(&store, &ctx(), now()).unwrap()[0].id;
     import(
         &store,
         "b.txt",
@@ -422,7 +423,7 @@ fn device_ids_are_stable_as_records_arrive() {
             |_| {},
         )],
     );
-    let devices = estate::merged_devices(&store, &ctx(), now()).unwrap();
+    let devices = estate::reference::merged_devices(&store, &ctx(), now()).unwrap();
     assert_eq!(devices.len(), 1);
     assert_eq!(
         devices[0].id, first,
@@ -434,7 +435,7 @@ fn device_ids_are_stable_as_records_arrive() {
     r.host.domain = Some("corp.example".into());
     let agent = Uuid::now_v7();
     store.put_report(agent, now(), &r, None).unwrap();
-    let devices = estate::merged_devices(&store, &ctx(), now()).unwrap();
+    let devices = estate::reference::merged_devices(&store, &ctx(), now()).unwrap();
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].id, agent);
     assert!(devices[0].is_named(first));

@@ -2,24 +2,34 @@
 //! protected against formula injection.
 
 use std::borrow::Cow;
+use std::io::Write;
 
-use super::{Cell, ExportError, ExportOptions, Table};
+use super::{Cell, ExportError, ExportOptions, Sheet, Table};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 pub(super) fn write(table: &Table, opts: &ExportOptions) -> Result<Vec<u8>, ExportError> {
     let mut out = Vec::new();
+    write_to(table.clone().into_sheet(), opts, &mut out)?;
+    Ok(out)
+}
+
+/// Writes the sheet's rows as they come.
+pub(super) fn write_to(
+    sheet: Sheet<'_>,
+    opts: &ExportOptions,
+    out: &mut dyn Write,
+) -> Result<(), ExportError> {
     if opts.csv_bom {
-        out.extend_from_slice(BOM);
+        out.write_all(BOM).map_err(|e| ExportError::Csv(e.into()))?;
     }
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(table.columns.iter().map(|c| c.key))?;
-    for row in &table.rows {
+    w.write_record(sheet.columns.iter().map(|c| c.key))?;
+    for row in sheet.rows {
         w.write_record(row.cells.iter().map(|c| cell_text(c).into_owned()))?;
     }
     w.flush().map_err(|e| ExportError::Csv(e.into()))?;
-    w.into_inner()
-        .map_err(|e| ExportError::Csv(e.into_error().into()))
+    Ok(())
 }
 
 fn cell_text(cell: &Cell) -> Cow<'_, str> {

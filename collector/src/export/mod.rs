@@ -29,7 +29,7 @@ mod xlsx_out;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-pub use table::{Cell, Column, Row, Table};
+pub use table::{Cell, Column, Row, Sheet, Table};
 
 /// How an export is written; the API sets these from the request and the caller's role.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -92,11 +92,53 @@ impl Document {
     pub fn xlsx(&self) -> Result<Vec<u8>, ExportError> {
         xlsx_out::write(self)
     }
+
+    pub fn meta(&self) -> DocMeta {
+        DocMeta {
+            title: self.title.clone(),
+            subject: self.subject.clone(),
+            comment: self.comment.clone(),
+            created: self.created,
+        }
+    }
+}
+
+/// What a workbook's document properties say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocMeta {
+    pub title: String,
+    pub subject: String,
+    pub comment: String,
+    pub created: DateTime<Utc>,
+}
+
+/// A workbook whose sheets' rows stream (see [`Sheet`]).
+#[derive(Debug)]
+pub struct StreamDocument<'a> {
+    pub meta: DocMeta,
+    pub sheets: Vec<Sheet<'a>>,
+}
+
+impl StreamDocument<'_> {
+    /// Writes the workbook to `out`, holding at most one row in memory (the sheets go through
+    /// temporary files first, as XLSX is a zip written at the end).
+    pub fn write_xlsx<W: std::io::Write + Send>(self, out: W) -> Result<(), ExportError> {
+        xlsx_out::write_to(&self.meta, self.sheets, out, true)
+    }
 }
 
 /// Writes one table as CSV (UTF-8, a header row of the columns' keys).
 pub fn csv(table: &Table, opts: &ExportOptions) -> Result<Vec<u8>, ExportError> {
     csv_out::write(table, opts)
+}
+
+/// Writes one sheet as CSV as its rows come.
+pub fn csv_to(
+    sheet: Sheet<'_>,
+    opts: &ExportOptions,
+    out: &mut dyn std::io::Write,
+) -> Result<(), ExportError> {
+    csv_out::write_to(sheet, opts, out)
 }
 
 /// A CSV text cell made safe to open in a spreadsheet (see the module note).

@@ -82,16 +82,33 @@ fn is_mac(word: &str) -> bool {
 pub(super) fn hide_in_table(table: &mut super::Table) {
     let host = table.column("hostname").or_else(|| table.column("device"));
     for row in &mut table.rows {
-        for (i, cell) in row.cells.iter_mut().enumerate() {
-            let super::Cell::Text(s) = cell else { continue };
-            let mut hidden = redact(s);
-            if Some(i) == host
-                && hidden != HIDDEN
-                && let Some((first, _)) = hidden.split_once('.')
-            {
-                hidden = first.to_owned();
-            }
-            *s = hidden;
+        hide_in_row(row, host);
+    }
+}
+
+/// [`hide_in_table`] for a sheet whose rows stream.
+pub(super) fn hide_in_sheet(sheet: super::Sheet<'_>) -> super::Sheet<'_> {
+    let host = sheet.column("hostname").or_else(|| sheet.column("device"));
+    super::Sheet {
+        name: sheet.name,
+        columns: sheet.columns,
+        rows: Box::new(sheet.rows.map(move |mut row| {
+            hide_in_row(&mut row, host);
+            row
+        })),
+    }
+}
+
+fn hide_in_row(row: &mut super::Row, host: Option<usize>) {
+    for (i, cell) in row.cells.iter_mut().enumerate() {
+        let super::Cell::Text(s) = cell else { continue };
+        let mut hidden = redact(s);
+        if Some(i) == host
+            && hidden != HIDDEN
+            && let Some((first, _)) = hidden.split_once('.')
+        {
+            hidden = first.to_owned();
         }
+        *s = hidden;
     }
 }

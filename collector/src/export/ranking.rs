@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::table::Field;
-use super::{Cell, Column, Document, ExportOptions, Table, network};
+use super::{
+    Cell, Column, DocMeta, Document, ExportOptions, Sheet, StreamDocument, Table, network,
+};
 use crate::catalog::CatalogInfo;
 use crate::estate::{RankRow, key};
 
@@ -40,21 +42,24 @@ fn fields() -> Vec<Field<RankRow>> {
 
 /// The ranking table; the CSV `ward-collector rank --format csv` and the API write.
 pub fn table(rows: &[RankRow], opts: &ExportOptions) -> Table {
-    let mut table = Table::from_fields("Ranking", &fields(), rows);
-    if !opts.include_network_details {
-        network::hide_in_table(&mut table);
-    }
-    table
+    sheet(rows.iter().cloned(), opts).collect()
 }
 
-/// The ranking as a workbook of one sheet.
-pub fn document(
-    rows: &[RankRow],
+/// The ranking as a sheet whose rows stream (one [`RankRow`] at a time).
+pub fn sheet<'a>(
+    rows: impl Iterator<Item = RankRow> + Send + 'a,
     opts: &ExportOptions,
-    created: DateTime<Utc>,
-    catalog: &CatalogInfo,
-) -> Document {
-    Document {
+) -> Sheet<'a> {
+    let sheet = Sheet::from_fields("Ranking", fields(), rows);
+    if opts.include_network_details {
+        sheet
+    } else {
+        network::hide_in_sheet(sheet)
+    }
+}
+
+fn meta(created: DateTime<Utc>, catalog: &CatalogInfo) -> DocMeta {
+    DocMeta {
         title: "Ward: devices ranked by risk".into(),
         subject: "Every device, most urgent first, with the reason and the remedy".into(),
         comment: format!(
@@ -64,6 +69,35 @@ pub fn document(
             catalog.date
         ),
         created,
+    }
+}
+
+/// The ranking as a workbook of one sheet.
+pub fn document(
+    rows: &[RankRow],
+    opts: &ExportOptions,
+    created: DateTime<Utc>,
+    catalog: &CatalogInfo,
+) -> Document {
+    let meta = meta(created, catalog);
+    Document {
+        title: meta.title,
+        subject: meta.subject,
+        comment: meta.comment,
+        created,
         sheets: vec![table(rows, opts)],
+    }
+}
+
+/// [`document`] with the rows streaming.
+pub fn stream_document<'a>(
+    rows: impl Iterator<Item = RankRow> + Send + 'a,
+    opts: &ExportOptions,
+    created: DateTime<Utc>,
+    catalog: &CatalogInfo,
+) -> StreamDocument<'a> {
+    StreamDocument {
+        meta: meta(created, catalog),
+        sheets: vec![sheet(rows, opts)],
     }
 }

@@ -108,3 +108,64 @@ impl Table {
         self.columns.iter().position(|c| c.key == key)
     }
 }
+
+/// A sheet whose rows come one at a time, so that a large export never holds them all.
+pub struct Sheet<'a> {
+    /// The sheet name (as [`Table::name`]).
+    pub name: String,
+    pub columns: Vec<Column>,
+    pub rows: Box<dyn Iterator<Item = Row> + Send + 'a>,
+}
+
+impl std::fmt::Debug for Sheet<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sheet")
+            .field("name", &self.name)
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
+    pub fn into_sheet(self) -> Sheet<'static> {
+        Sheet {
+            name: self.name,
+            columns: self.columns,
+            rows: Box::new(self.rows.into_iter()),
+        }
+    }
+}
+
+impl<'a> Sheet<'a> {
+    /// A sheet with one row per item, as [`Table::from_fields`].
+    pub(crate) fn from_fields<T: 'a>(
+        name: &str,
+        fields: Vec<Field<T>>,
+        items: impl Iterator<Item = T> + Send + 'a,
+    ) -> Sheet<'a>
+    where
+        Field<T>: Send,
+    {
+        Sheet {
+            name: name.to_owned(),
+            columns: fields.iter().map(|(c, _)| c.clone()).collect(),
+            rows: Box::new(items.map(move |item| Row {
+                cells: fields.iter().map(|(_, f)| f(&item)).collect(),
+                total: false,
+            })),
+        }
+    }
+
+    pub fn column(&self, key: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.key == key)
+    }
+
+    /// Every row as one table (for small sheets and tests).
+    pub fn collect(self) -> Table {
+        Table {
+            name: self.name,
+            columns: self.columns,
+            rows: self.rows.collect(),
+        }
+    }
+}

@@ -10,11 +10,13 @@ use ward_shared::Report;
 
 use super::*;
 use crate::catalog::Catalog;
-use crate::estate::{self, Assessed, RankFilter};
+use crate::estate::row::{Row as EstateRow, RowEvidence};
+use crate::estate::{self, RankFilter, RankRow};
 use crate::plan::{
     self as planner, Budget, FormFactor, Money, PlanDevice, RemedyKind, RemedyOption, UnitCosts,
 };
-use crate::risk::{self, DeviceFacts, Evidence, Weights};
+use crate::store::Store;
+use crate::store::memory::MemoryStore;
 
 const NETWORK: ExportOptions = ExportOptions {
     include_network_details: true,
@@ -46,30 +48,64 @@ fn linux_report() -> Report {
     r
 }
 
-fn assessed(n: u128, report: Report) -> Assessed {
-    let id = Uuid::from_u128(n);
-    let catalog = Catalog::builtin().unwrap();
-    let facts = DeviceFacts::new(id.to_string(), report.clone(), report.collected_at);
-    let assessment = risk::assess(&facts, &catalog, now(), &Weights::default(), None);
-    Assessed {
-        id,
-        report,
-        assessment,
+/// The rows of an estate of agent devices `(n, report)` (device id `n`), most urgent first.
+fn rows_of(reports: Vec<(u128, Report)>) -> Vec<EstateRow> {
+    let store = MemoryStore::new();
+    for (n, report) in reports {
+        store
+            .put_report(Uuid::from_u128(n), report.collected_at, &report, None)
+            .unwrap();
     }
+    let snapshot = estate::reference::snapshot(&store, now());
+    snapshot.rows().map(|r| EstateRow::clone(r)).collect()
 }
 
 /// Two devices, ranked; the Windows one has a scan's evidence naming its address.
-fn estate() -> Vec<Assessed> {
-    let mut win = assessed(1, windows_report());
-    assert!(!win.assessment.findings.is_empty());
-    win.assessment.findings[0].evidence.push(Evidence {
+fn estate() -> Vec<EstateRow> {
+    let mut all = rows_of(vec![(1, windows_report()), (2, linux_report())]);
+    let win = all.iter_mut().find(|r| r.id == Uuid::from_u128(1)).unwrap();
+    assert!(!win.findings.is_empty());
+    let mut evidence = win.findings[0].evidence.to_vec();
+    evidence.push(RowEvidence {
         field: "nmap".into(),
         value: "10.1.2.3:445 offered NT LM 0.12 (mac 00:15:5d:01:02:03)".into(),
         catalog: None,
     });
-    let mut all = vec![assessed(2, linux_report()), win];
-    all.sort_by(|a, b| risk::compare(&a.assessment, &b.assessment));
+    win.findings = {
+        let mut f = win.findings.to_vec();
+        f[0].evidence = evidence.into_boxed_slice();
+        f.into_boxed_slice()
+    };
     all
+}
+
+fn ranked(rows: &[EstateRow]) -> impl Iterator<Item = devices::Ranked<'_>> + Send {
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| devices::Ranked { rank: i + 1, row })
+}
+
+fn rank_rows(rows: &[EstateRow]) -> Vec<RankRow> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, r)| RankRow::of(i + 1, r))
+        .collect()
+}
+
+fn device_table(rows: &[EstateRow], opts: &ExportOptions) -> Table {
+    devices::device_sheet(ranked(rows), opts).collect()
+}
+
+fn findings_table(rows: &[EstateRow], opts: &ExportOptions) -> Table {
+    devices::findings_sheet(ranked(rows), opts).collect()
+}
+
+fn devices_xlsx(rows: &[EstateRow], opts: &ExportOptions) -> Vec<u8> {
+    let mut out = Vec::new();
+    devices::document(|| ranked(rows), opts, now(), &catalog_info())
+        .write_xlsx(&mut out)
+        .unwrap();
+    out
 }
 
 fn catalog_info() -> crate::catalog::CatalogInfo {
@@ -145,9 +181,9 @@ fn csv_text_that_looks_like_a_formula_is_escaped_and_numbers_are_not() {
     }
 
     let mut all = estate();
-    all[0].assessment.hostname = Some("=cmd|' /C calc'!A0".into());
-    all[0].assessment.site = Some("@site".into());
-    let rows = estate::ranking(&all, &RankFilter::default());
+    all[0].hostname = Some("=cmd|' /C calc'!A0".into());
+    all[0].site = Some("@site".into());
+    let rows = rank_rows(&all);
     let bytes = csv(&ranking::table(&rows, &NETWORK), &NETWORK).unwrap();
     let (head, rows) = read_csv(&bytes);
     assert_eq!(
@@ -176,7 +212,7 @@ fn csv_text_that_looks_like_a_formula_is_escaped_and_numbers_are_not() {
 
 #[test]
 fn csv_byte_order_mark_is_optional() {
-    let rows = estate::ranking(&estate(), &RankFilter::default());
+    let rows = rank_rows(&estate());
     let table = ranking::table(&rows, &NETWORK);
     let plain = csv(&table, &NETWORK).unwrap();
     let with_bom = csv(
@@ -195,9 +231,9 @@ fn csv_byte_order_mark_is_optional() {
 #[test]
 fn ranking_xlsx_reads_back_with_numbers_and_markup_as_text() {
     let mut all = estate();
-    all[1].assessment.hostname = Some("<ward&\"lab\">".into());
-    all[1].assessment.site = Some("St Mary's & \"Annexe\" <B>".into());
-    let rows = estate::ranking(&all, &RankFilter::default());
+    all[1].hostname = Some("<ward&\"lab\">".into());
+    all[1].site = Some("St Mary's & \"Annexe\" <B>".into());
+    let rows = rank_rows(&all);
     let bytes = ranking::document(&rows, &NETWORK, now(), &catalog_info())
         .xlsx()
         .unwrap();
@@ -233,9 +269,7 @@ fn ranking_xlsx_reads_back_with_numbers_and_markup_as_text() {
 #[test]
 fn devices_csv_has_one_row_per_device_and_findings_one_per_finding() {
     let all = estate();
-    let devices = devices::select(&all, &RankFilter::default());
-    let (head, rows) =
-        read_csv(&csv(&devices::device_table(&devices, &NETWORK), &NETWORK).unwrap());
+    let (head, rows) = read_csv(&csv(&device_table(&all, &NETWORK), &NETWORK).unwrap());
     assert_eq!(rows.len(), 2);
     let at = |k: &str| head.iter().position(|h| h == k).unwrap();
     assert_eq!(rows[0][at("device_id")], all[0].id.to_string());
@@ -252,7 +286,7 @@ fn devices_csv_has_one_row_per_device_and_findings_one_per_finding() {
     assert_eq!(win[at("os_family")], "windows");
     assert!(win[at("last_report")].starts_with("2026-12-01T07:30:00"));
 
-    let findings = csv(&devices::findings_table(&devices, &NETWORK), &NETWORK).unwrap();
+    let findings = csv(&findings_table(&all, &NETWORK), &NETWORK).unwrap();
     let (fhead, frows) = read_csv(&findings);
     assert_eq!(
         fhead,
@@ -266,15 +300,14 @@ fn devices_csv_has_one_row_per_device_and_findings_one_per_finding() {
             "evidence"
         ]
     );
-    let total: usize = all.iter().map(|a| a.assessment.findings.len()).sum();
+    let total: usize = all.iter().map(|a| a.findings.len()).sum();
     assert_eq!(frows.len(), total);
     let first = &all
         .iter()
         .find(|a| a.id == Uuid::from_u128(1))
         .unwrap()
-        .assessment
         .findings[0];
-    let row = frows.iter().find(|r| r[3] == first.rule).unwrap();
+    let row = frows.iter().find(|r| r[3] == *first.rule).unwrap();
     assert_eq!(row[4], first.points.to_string());
     assert!(
         row[6].contains("10.1.2.3:445 offered NT LM 0.12"),
@@ -290,10 +323,9 @@ fn devices_csv_has_one_row_per_device_and_findings_one_per_finding() {
 #[test]
 fn without_network_details_no_address_appears_anywhere() {
     let all = estate();
-    let devices = devices::select(&all, &RankFilter::default());
     for table in [
-        devices::device_table(&devices, &NO_NETWORK),
-        devices::findings_table(&devices, &NO_NETWORK),
+        device_table(&all, &NO_NETWORK),
+        findings_table(&all, &NO_NETWORK),
     ] {
         let bytes = csv(&table, &NO_NETWORK).unwrap();
         let text = String::from_utf8(bytes).unwrap();
@@ -312,18 +344,14 @@ fn without_network_details_no_address_appears_anywhere() {
             );
         }
     }
-    let findings = csv(&devices::findings_table(&devices, &NO_NETWORK), &NO_NETWORK).unwrap();
+    let findings = csv(&findings_table(&all, &NO_NETWORK), &NO_NETWORK).unwrap();
     assert!(
         String::from_utf8(findings)
             .unwrap()
             .contains(network::HIDDEN)
     );
 
-    let mut book = open(
-        devices::document(&devices, &NO_NETWORK, now(), &catalog_info())
-            .xlsx()
-            .unwrap(),
-    );
+    let mut book = open(devices_xlsx(&all, &NO_NETWORK));
     assert_eq!(book.sheet_names(), ["Devices", "Findings"]);
     let devices_sheet = sheet(&mut book, "Devices");
     for title in ["FQDN", "Domain", "IP addresses", "MAC addresses"] {
@@ -338,19 +366,12 @@ fn without_network_details_no_address_appears_anywhere() {
     }
     // A host name that is a full domain name keeps only its first label.
     let mut all = estate();
-    all[0].assessment.hostname = Some("ward-lab.trust.nhs.uk".into());
-    let devices = devices::select(&all, &RankFilter::default());
-    let (_, rows) =
-        read_csv(&csv(&devices::device_table(&devices, &NO_NETWORK), &NO_NETWORK).unwrap());
+    all[0].hostname = Some("ward-lab.trust.nhs.uk".into());
+    let (_, rows) = read_csv(&csv(&device_table(&all, &NO_NETWORK), &NO_NETWORK).unwrap());
     assert_eq!(rows[0][5], "ward-lab");
 
     // With the details, the XLSX has the columns and the values.
-    let devices = devices::select(&all, &RankFilter::default());
-    let mut book = open(
-        devices::document(&devices, &NETWORK, now(), &catalog_info())
-            .xlsx()
-            .unwrap(),
-    );
+    let mut book = open(devices_xlsx(&all, &NETWORK));
     let devices_sheet = sheet(&mut book, "Devices");
     let ip = col(&devices_sheet, "IP addresses");
     assert!(
@@ -367,13 +388,13 @@ fn devices_xlsx_has_typed_dates_and_the_filter_applies() {
         os: Some("windows".into()),
         ..RankFilter::default()
     };
-    let devices = devices::select(&all, &windows_only);
+    let devices: Vec<EstateRow> = all
+        .iter()
+        .filter(|r| windows_only.matches(r))
+        .cloned()
+        .collect();
     assert_eq!(devices.len(), 1);
-    let mut book = open(
-        devices::document(&devices, &NETWORK, now(), &catalog_info())
-            .xlsx()
-            .unwrap(),
-    );
+    let mut book = open(devices_xlsx(&devices, &NETWORK));
     let rows = sheet(&mut book, "Devices");
     assert_eq!(rows.len(), 2);
     let last = col(&rows, "Last report (UTC)");
@@ -403,16 +424,13 @@ fn devices_xlsx_has_typed_dates_and_the_filter_applies() {
             "Evidence"
         ]
     );
-    assert_eq!(
-        findings.len(),
-        1 + devices[0].device.assessment.findings.len()
-    );
+    assert_eq!(findings.len(), 1 + devices[0].findings.len());
 }
 
 #[test]
 fn empty_estate_exports_headers_only() {
-    let all: Vec<Assessed> = Vec::new();
-    let rows = estate::ranking(&all, &RankFilter::default());
+    let all: Vec<EstateRow> = Vec::new();
+    let rows = rank_rows(&all);
     let (head, body) = read_csv(&csv(&ranking::table(&rows, &NETWORK), &NETWORK).unwrap());
     assert_eq!(head.len(), 9);
     assert!(body.is_empty());
@@ -422,12 +440,7 @@ fn empty_estate_exports_headers_only() {
             .unwrap(),
     );
     assert_eq!(sheet(&mut book, "Ranking").len(), 1);
-    let devices = devices::select(&all, &RankFilter::default());
-    let mut book = open(
-        devices::document(&devices, &NO_NETWORK, now(), &catalog_info())
-            .xlsx()
-            .unwrap(),
-    );
+    let mut book = open(devices_xlsx(&all, &NO_NETWORK));
     assert_eq!(sheet(&mut book, "Findings").len(), 1);
 }
 
@@ -638,9 +651,9 @@ fn many_devices_and_long_text_still_make_a_valid_workbook() {
     assert_eq!(rows, total_actions);
 
     let mut all = estate();
-    all[0].assessment.hostname = Some("x".repeat(40_000));
-    all[0].assessment.site = Some("ctl\u{1}\u{7}chars".into());
-    let rows = estate::ranking(&all, &RankFilter::default());
+    all[0].hostname = Some("x".repeat(40_000).into());
+    all[0].site = Some("ctl\u{1}\u{7}chars".into());
+    let rows = rank_rows(&all);
     let mut book = open(
         ranking::document(&rows, &NETWORK, now(), &catalog_info())
             .xlsx()
@@ -691,7 +704,7 @@ fn file_names_carry_the_date_and_formats_their_types() {
 fn write_samples() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/export-samples");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut all = Vec::new();
+    let mut reports = Vec::new();
     for n in 0..40u128 {
         let mut report = if n % 3 == 0 {
             linux_report()
@@ -702,14 +715,20 @@ fn write_samples() {
         report.tags.site =
             Some(["North", "South", "St Mary's & \"Annexe\""][(n % 3) as usize].into());
         report.host.ip_addresses = vec![format!("10.1.2.{n}")];
-        all.push(assessed(n + 1, report));
+        reports.push((n + 1, report));
     }
-    all.sort_by(|a, b| risk::compare(&a.assessment, &b.assessment));
+    let store = MemoryStore::new();
+    for (n, report) in reports {
+        store
+            .put_report(Uuid::from_u128(n), report.collected_at, &report, None)
+            .unwrap();
+    }
+    let snapshot = estate::reference::snapshot(&store, now());
+    let all: Vec<EstateRow> = snapshot.rows().map(|r| EstateRow::clone(r)).collect();
     let day = now().date_naive();
-    let rows = estate::ranking(&all, &RankFilter::default());
-    let devices = devices::select(&all, &RankFilter::default());
+    let rows = rank_rows(&all);
     let plan = estate::plan(
-        &all,
+        &snapshot,
         &UnitCosts::default(),
         &Budget {
             first_year: 2026,
@@ -731,13 +750,7 @@ fn write_samples() {
             .xlsx()
             .unwrap(),
     );
-    write(
-        "devices",
-        Format::Xlsx,
-        devices::document(&devices, &NO_NETWORK, now(), &catalog_info())
-            .xlsx()
-            .unwrap(),
-    );
+    write("devices", Format::Xlsx, devices_xlsx(&all, &NO_NETWORK));
     write(
         "plan",
         Format::Xlsx,
@@ -751,7 +764,7 @@ fn write_samples() {
     write(
         "devices",
         Format::Csv,
-        csv(&devices::device_table(&devices, &NETWORK), &NETWORK).unwrap(),
+        csv(&device_table(&all, &NETWORK), &NETWORK).unwrap(),
     );
     write(
         "plan",

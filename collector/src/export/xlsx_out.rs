@@ -7,7 +7,7 @@ use rust_xlsxwriter::{
     Color, DocProperties, Format, FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
 };
 
-use super::{Cell, Document, ExportError, Row, Table};
+use super::{Cell, Column, DocMeta, Document, ExportError, Row, Sheet, Table};
 
 /// Excel's own format for an amount in pounds sterling (en-GB), negatives with a minus.
 pub(crate) const MONEY_FORMAT: &str = "[$£-809]#,##0.00;-[$£-809]#,##0.00";
@@ -60,53 +60,81 @@ impl Formats {
 }
 
 pub(super) fn write(doc: &Document) -> Result<Vec<u8>, ExportError> {
+    let mut out = Vec::new();
+    let sheets = doc.sheets.iter().cloned().map(Table::into_sheet).collect();
+    write_to(&doc.meta(), sheets, &mut out, false)?;
+    Ok(out)
+}
+
+/// Writes a workbook whose rows stream. With `constant_memory` each sheet's rows go to a
+/// temporary file as they are written (rust_xlsxwriter's constant-memory mode), so memory stays
+/// flat however many rows there are.
+pub(super) fn write_to<W: std::io::Write + Send>(
+    meta: &DocMeta,
+    sheets: Vec<Sheet<'_>>,
+    out: W,
+    constant_memory: bool,
+) -> Result<(), ExportError> {
     let mut workbook = Workbook::new();
     workbook.set_properties(
         &DocProperties::new()
-            .set_title(&doc.title)
-            .set_subject(&doc.subject)
+            .set_title(&meta.title)
+            .set_subject(&meta.subject)
             .set_author("Ward")
-            .set_comment(&doc.comment)
+            .set_comment(&meta.comment)
             .set_keywords("Ward, IT risk, inventory")
-            .set_creation_datetime(&doc.created),
+            .set_creation_datetime(&meta.created),
     );
     let plain = Formats::new(false);
     let bold = Formats::new(true);
-    for table in &doc.sheets {
-        let sheet = workbook.add_worksheet();
-        write_sheet(sheet, table, &plain, &bold)?;
+    for sheet in sheets {
+        let ws = if constant_memory {
+            workbook.add_worksheet_with_constant_memory()?
+        } else {
+            workbook.add_worksheet()
+        };
+        write_sheet(ws, sheet, &plain, &bold)?;
     }
-    Ok(workbook.save_to_buffer()?)
+    workbook.save_to_writer(out)?;
+    Ok(())
 }
 
 fn write_sheet(
-    sheet: &mut Worksheet,
-    table: &Table,
+    ws: &mut Worksheet,
+    sheet: Sheet<'_>,
     plain: &Formats,
     bold: &Formats,
 ) -> Result<(), XlsxError> {
-    sheet.set_name(&table.name)?;
-    for (c, column) in table.columns.iter().enumerate() {
+    ws.set_name(&sheet.name)?;
+    for (c, column) in sheet.columns.iter().enumerate() {
         let c = col(c)?;
-        sheet.write_string_with_format(0, c, column.title, &plain.header)?;
-        sheet.set_column_width(c, column.width)?;
+        ws.write_string_with_format(0, c, column.title, &plain.header)?;
+        ws.set_column_width(c, column.width)?;
     }
-    let header_lines = table
+    let header_lines = sheet
         .columns
         .iter()
         .map(|c| lines(c.title, c.width * 0.85))
         .max()
         .unwrap_or(1);
-    sheet.set_row_height(0, row_height(header_lines))?;
-    for (r, row) in table.rows.iter().enumerate() {
+    ws.set_row_height(0, row_height(header_lines))?;
+    let mut rows = 0u32;
+    for (r, row) in sheet.rows.enumerate() {
         let r = u32::try_from(r + 1).map_err(|_| XlsxError::RowColumnLimitError)?;
-        write_row(sheet, r, row, table, if row.total { bold } else { plain })?;
+        rows = r;
+        write_row(
+            ws,
+            r,
+            &row,
+            &sheet.columns,
+            if row.total { bold } else { plain },
+        )?;
         // Spreadsheet programs differ in whether they grow a row for wrapped text on opening;
         // set the height so the text shows (and prints) the same everywhere.
         let wrapped_lines = row
             .cells
             .iter()
-            .zip(&table.columns)
+            .zip(&sheet.columns)
             .filter(|(_, c)| c.wrap)
             .filter_map(|(cell, c)| match cell {
                 Cell::Text(s) => Some(lines(s, c.width)),
@@ -115,22 +143,19 @@ fn write_sheet(
             .max()
             .unwrap_or(1);
         if wrapped_lines > 1 {
-            sheet.set_row_height(r, row_height(wrapped_lines))?;
+            ws.set_row_height(r, row_height(wrapped_lines))?;
         }
     }
-    if !table.columns.is_empty() {
-        let last_col = col(table.columns.len() - 1)?;
-        let last_row =
-            u32::try_from(table.rows.len()).map_err(|_| XlsxError::RowColumnLimitError)?;
-        sheet.autofilter(0, 0, last_row, last_col)?;
-        sheet.set_freeze_panes(1, 0)?;
-        sheet.set_repeat_rows(0, 0)?;
+    if !sheet.columns.is_empty() {
+        let last_col = col(sheet.columns.len() - 1)?;
+        ws.autofilter(0, 0, rows, last_col)?;
+        ws.set_freeze_panes(1, 0)?;
+        ws.set_repeat_rows(0, 0)?;
     }
-    sheet
-        .set_landscape()
+    ws.set_landscape()
         .set_paper_size(PAPER_A4)
-        .set_print_fit_to_pages(pages_wide(table), 0)
-        .set_header(format!("&L&\"-,Bold\"{}", header_text(&table.name)))
+        .set_print_fit_to_pages(pages_wide(&sheet.columns), 0)
+        .set_header(format!("&L&\"-,Bold\"{}", header_text(&sheet.name)))
         .set_footer("&LWard&RPage &P of &N");
     Ok(())
 }
@@ -149,8 +174,8 @@ fn row_height(lines: usize) -> f64 {
 
 /// Narrow sheets print one page wide; wide ones (the device list) across as many pages as
 /// keep the text readable.
-fn pages_wide(table: &Table) -> u16 {
-    let width: f64 = table.columns.iter().map(|c| c.width).sum();
+fn pages_wide(columns: &[Column]) -> u16 {
+    let width: f64 = columns.iter().map(|c| c.width).sum();
     (width / PAGE_WIDTH_UNITS).ceil().clamp(1.0, 20.0) as u16
 }
 
@@ -167,11 +192,11 @@ fn write_row(
     sheet: &mut Worksheet,
     r: u32,
     row: &Row,
-    table: &Table,
+    columns: &[Column],
     f: &Formats,
 ) -> Result<(), XlsxError> {
     for (c, cell) in row.cells.iter().enumerate() {
-        let wrap = table.columns.get(c).is_some_and(|col| col.wrap);
+        let wrap = columns.get(c).is_some_and(|col| col.wrap);
         let text_format = if wrap { &f.wrap } else { &f.text };
         let c = col(c)?;
         match cell {

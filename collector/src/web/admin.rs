@@ -24,22 +24,9 @@ pub async fn exceptions(
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
     let network = user.who.can(Permission::NetworkDetails);
-    let (list, names, labels) = blocking(move || {
-        let store = state.store.as_ref();
-        let devices = crate::estate::merged_devices(store, &state.risk, Utc::now())?;
-        let labels = Labels::new(&devices, network);
-        let names: std::collections::HashMap<_, _> = devices
-            .iter()
-            .flat_map(|d| {
-                let name = labels.name(d.id, d.hostname.as_deref());
-                std::iter::once(d.id)
-                    .chain(d.aliases.iter().copied())
-                    .map(move |id| (id, name.clone()))
-            })
-            .collect();
-        Ok((store.exceptions()?, names, labels))
-    })
-    .await?;
+    let (list, estate) = blocking(move || Ok((state.store.exceptions()?, state.estate()))).await?;
+    let labels = Labels::new(estate.clone(), network);
+    let name = |id| labels.name(id, estate.row(id).and_then(|r| r.hostname.as_deref()));
     let today = Utc::now().date_naive();
     let manage = user.who.can(Permission::ManageExceptions);
     let body = html! {
@@ -48,7 +35,7 @@ pub async fn exceptions(
         @if list.is_empty() { p { "No exceptions recorded." } }
         @for e in &list {
             article.finding {
-                h2 { a href={"/devices/" (e.device_id)} { (names.get(&e.device_id).cloned().unwrap_or_else(|| labels.name(e.device_id, None))) } }
+                h2 { a href={"/devices/" (e.device_id)} { (name(e.device_id)) } }
                 (exception_status(e, today, &labels))
                 @if manage {
                     form method="post" action={"/exceptions/" (e.device_id) "/remove"} {
@@ -127,7 +114,19 @@ pub async fn add_exception(
         .into_record(Utc::now().date_naive())
         .map_err(PageError::BadInput)?;
     let actor = user.who.actor();
-    blocking(move || save_exception(state.store.as_ref(), &actor, &record)).await?;
+    blocking(move || {
+        let estate = state.estate();
+        save_exception(
+            state.store.as_ref(),
+            &|id| estate.row(id).is_some(),
+            &actor,
+            &record,
+        )?;
+        state.estate.exceptions_changed();
+        state.estate();
+        Ok(())
+    })
+    .await?;
     Ok(Redirect::to(back_to(&f.back)).into_response())
 }
 
@@ -147,7 +146,14 @@ pub async fn remove_exception_page(
     user.check_csrf(csrf)?;
     let id = parse_id(id)?;
     let actor = user.who.actor();
-    if !blocking(move || risk::remove_exception(state.store.as_ref(), &actor, id)).await? {
+    if !blocking(move || {
+        let removed = risk::remove_exception(state.store.as_ref(), &actor, id)?;
+        state.estate.exceptions_changed();
+        state.estate();
+        Ok(removed)
+    })
+    .await?
+    {
         return Err(PageError::NotFound(format!(
             "There is no exception for device {id}."
         )));

@@ -5,97 +5,49 @@
 //!
 //! Roles with network details see names and text as stored.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::api::redact;
-use crate::devices::merge::Device;
+use crate::estate::Snapshot;
 use crate::export::network;
 
-#[derive(Debug, Default)]
+/// Names and free text as one role sees them, over one estate snapshot.
+#[derive(Debug, Clone)]
 pub struct Labels {
     network: bool,
-    /// Device id (and alias) -> asset label, for roles without network details.
-    names: HashMap<Uuid, String>,
-    /// (lower-case host or DNS name, label), longest first so `pc-1.trust.nhs.uk` goes before
-    /// `pc-1`.
-    hosts: Vec<(String, String)>,
+    estate: Arc<Snapshot>,
 }
 
 impl Labels {
-    /// Labels for every device; `network`: the role sees network details (names unchanged).
-    pub fn new<'a>(devices: impl IntoIterator<Item = &'a Device>, network: bool) -> Labels {
-        let mut labels = Labels {
-            network,
-            ..Labels::default()
-        };
-        if network {
-            return labels;
-        }
-        let devices: Vec<&Device> = devices.into_iter().collect();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for d in &devices {
-            *seen
-                .entry(redact::asset_label(&d.merged, d.id))
-                .or_default() += 1;
-        }
-        for d in devices {
-            let mut label = redact::asset_label(&d.merged, d.id);
-            // Two devices reporting the same make, model and serial (a cloned image, a
-            // placeholder serial) stay apart by their opaque labels.
-            if seen.get(&label).is_some_and(|n| *n > 1) {
-                label = format!(
-                    "{label} · {}",
-                    &redact::opaque_label(d.id)["Device ".len()..]
-                );
-            }
-            for id in std::iter::once(d.id).chain(d.aliases.iter().copied()) {
-                labels.names.insert(id, label.clone());
-            }
-            let host = &d.merged.host;
-            for name in [&d.hostname, &host.hostname, &host.fqdn]
-                .into_iter()
-                .flatten()
-            {
-                let name = name.trim().to_ascii_lowercase();
-                // Very short names would match ordinary words.
-                if name.len() >= 3 {
-                    labels.hosts.push((name, label.clone()));
-                }
-            }
-        }
-        labels
-            .hosts
-            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
-        labels.hosts.dedup_by(|a, b| a.0 == b.0);
-        labels
+    /// `network`: the role sees network details (names and text unchanged).
+    pub fn new(estate: Arc<Snapshot>, network: bool) -> Labels {
+        Labels { network, estate }
     }
 
     /// The device's name for this role: its host name (or id) with network details, else its
-    /// asset label.
+    /// asset label (make, model and serial; two devices with one label get the end of their id).
     pub fn name(&self, id: Uuid, hostname: Option<&str>) -> String {
         if self.network {
-            hostname.map_or_else(|| id.to_string(), str::to_owned)
-        } else {
-            self.names
-                .get(&id)
-                .cloned()
-                .unwrap_or_else(|| redact::opaque_label(id))
+            return hostname.map_or_else(|| id.to_string(), str::to_owned);
         }
+        self.estate.row(id).map_or_else(
+            || crate::api::redact::opaque_label(id),
+            |r| self.estate.asset_label(r),
+        )
     }
 
     /// Free text for this role: unchanged with network details, else addresses hidden and
-    /// known host names replaced by labels.
+    /// every known host or DNS name (a whole word) replaced by its device's label.
     pub fn text(&self, s: &str) -> String {
         if self.network {
             return s.to_owned();
         }
-        let mut out = network::redact(s);
-        for (host, label) in &self.hosts {
-            out = replace_word(&out, host, label);
-        }
-        out
+        replace_names(&network::redact(s), &|name| {
+            self.estate
+                .named(name)
+                .map(|row| self.estate.asset_label(row))
+        })
     }
 }
 
@@ -103,63 +55,59 @@ fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 
-/// `text` with every whole-word, ASCII-case-insensitive occurrence of `needle` (lower case)
-/// replaced by `with`.
-fn replace_word(text: &str, needle: &str, with: &str) -> String {
-    let lower = text.to_ascii_lowercase();
+/// `text` with every whole word (a run of letters, digits, `-`, `_` and inner dots, so a DNS
+/// name is one word) that `label_of` knows, by its lower-case form, replaced by its label.
+/// Words shorter than three characters are left alone (they would match ordinary words).
+fn replace_names(text: &str, label_of: &dyn Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut from = 0;
-    while let Some(pos) = lower[from..].find(needle) {
-        let start = from + pos;
-        let end = start + needle.len();
-        let before_ok = text[..start]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !is_name_char(c));
-        let after_ok = text[end..]
-            .chars()
-            .next()
-            .is_none_or(|c| !is_name_char(c) && c != '.')
-            || text[end..].starts_with(". ")
-            || text[end..] == *".";
-        out.push_str(&text[from..start]);
-        if before_ok && after_ok {
-            out.push_str(with);
-        } else {
-            out.push_str(&text[start..end]);
+    let mut rest = text;
+    while let Some(start) = rest.find(is_name_char) {
+        out.push_str(&rest[..start]);
+        let run = &rest[start..];
+        let len = run
+            .find(|c: char| !(is_name_char(c) || c == '.'))
+            .unwrap_or(run.len());
+        let word = run[..len].trim_end_matches('.');
+        let lower = word.to_ascii_lowercase();
+        match (lower.len() >= 3).then(|| label_of(&lower)).flatten() {
+            Some(label) => out.push_str(&label),
+            None => out.push_str(word),
         }
-        from = end;
+        rest = &run[word.len()..];
     }
-    out.push_str(&text[from..]);
+    out.push_str(rest);
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::replace_word;
+    use super::replace_names;
+
+    fn known(name: &str) -> Option<String> {
+        match name {
+            "pacs-view-07" => Some("Dell".into()),
+            "pacs-view-07.trust.nhs.uk" => Some("Dell".into()),
+            "pc-1" => Some("X".into()),
+            _ => None,
+        }
+    }
 
     #[test]
     fn host_names_are_replaced_as_whole_words_only() {
         assert_eq!(
-            replace_word(
-                "PACS-VIEW-07 on pacs-view-07.trust.nhs.uk.",
-                "pacs-view-07",
-                "Dell"
-            ),
-            "Dell on pacs-view-07.trust.nhs.uk."
+            replace_names("PACS-VIEW-07 on pacs-view-07.trust.nhs.uk.", &known),
+            "Dell on Dell."
         );
         assert_eq!(
-            replace_word(
-                "see pacs-view-07.trust.nhs.uk.",
-                "pacs-view-07.trust.nhs.uk",
-                "Dell"
-            ),
+            replace_names("see pacs-view-07.trust.nhs.uk.", &known),
             "see Dell."
         );
         assert_eq!(
-            replace_word("PACS-VIEW-070", "pacs-view-07", "X"),
-            "PACS-VIEW-070"
+            replace_names("see pacs-view-07.other.org", &known),
+            "see pacs-view-07.other.org"
         );
-        assert_eq!(replace_word("über pc-1, pc-1", "pc-1", "X"), "über X, X");
+        assert_eq!(replace_names("PACS-VIEW-070", &known), "PACS-VIEW-070");
+        assert_eq!(replace_names("über pc-1, pc-1", &known), "über X, X");
+        assert_eq!(replace_names("pc", &known), "pc");
     }
 }

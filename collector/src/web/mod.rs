@@ -14,7 +14,6 @@ mod login;
 mod pages;
 mod plan_page;
 mod text;
-mod trend;
 mod unmanaged_page;
 
 use std::sync::Arc;

@@ -1,22 +1,20 @@
 //! Overview, ranking and device pages.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use chrono::{NaiveDate, Utc};
 use maud::{Markup, html};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::labels::Labels;
-use super::{PageError, PageUser, csrf_field, page, svg, text, trend};
+use super::{PageError, PageUser, csrf_field, page, svg, text};
 use crate::api::redact;
-use crate::api::risk::exception_map;
 use crate::api::{AppState, blocking, parse_id};
 use crate::auth::Permission;
 use crate::charts::{self, LineChart, Series, Unit, overview};
-use crate::estate::{self, Assessed, RankFilter};
+use crate::estate::snapshot::TrendCounts;
+use crate::estate::{self, PAGE_SIZES, RankQuery};
 use crate::store::ExceptionRecord;
 
 fn remedy_class(key: &str) -> &'static str {
@@ -33,60 +31,30 @@ pub async fn overview(
     user: PageUser,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
-    let (summary, all, points, cov) = blocking(move || {
-        let store = state.store.as_ref();
-        let exceptions = exception_map(store)?;
-        let now = Utc::now();
-        let devices = estate::merged_devices(store, &state.risk, now)?;
-        let cov =
-            crate::devices::coverage::coverage(&devices, now, state.risk.weights.stale_after_days);
-        let all: Vec<Assessed> = devices
-            .iter()
-            .map(|d| estate::assess_merged(d, &state.risk, &exceptions, now))
-            .collect();
-        let summary = estate::summary(&all, &state.risk.catalog);
-        let points = trend::trend(store, &state.risk, &exceptions, now, 6)?;
-        Ok((summary, all, points, cov))
-    })
-    .await?;
-    // One point per day: the chart's axis is by date.
-    let mut daily: Vec<&trend::TrendPoint> = Vec::new();
-    for p in &points {
-        match daily.last_mut() {
-            Some(last) if last.at.date_naive() == p.at.date_naive() => *last = p,
-            _ => daily.push(p),
-        }
-    }
-    // The table: one row per minute shown.
-    let mut table: Vec<&trend::TrendPoint> = Vec::new();
-    for p in &points {
-        let minute = |t: &trend::TrendPoint| t.at.format("%Y%m%d%H%M").to_string();
-        match table.last_mut() {
-            Some(last) if minute(last) == minute(p) => *last = p,
-            _ => table.push(p),
-        }
-    }
-    let series = |name: &str, value: fn(&trend::TrendPoint) -> usize| Series {
+    let now = Utc::now();
+    let (estate, days) = blocking(move || Ok((state.estate(), state.estate.trend()))).await?;
+    let summary = estate.summary();
+    let cov = estate.coverage(now);
+    let count = |n: i64| n.max(0) as f64;
+    let series = |name: &str, value: fn(&TrendCounts) -> i64| Series {
         name: name.into(),
-        points: daily
-            .iter()
-            .map(|p| (p.at.date_naive(), value(p) as f64))
-            .collect(),
+        points: days.iter().map(|d| (d.day, count(value(&d.all)))).collect(),
     };
     let trend_svg = charts::line_chart(&LineChart {
         id: "trend".into(),
-        title: "Devices reporting through the Ward agent, over time".into(),
+        title: "Active devices over time".into(),
         unit: Unit::Count,
         series: vec![
-            series("All devices", |p| p.devices),
-            series("No security updates", |p| p.unsupported),
-            series("Open to WannaCry", |p| p.wannacry),
-            series("Ready for Windows 11", |p| p.win11_ready),
+            series("All devices", |c| c.devices),
+            series("No security updates", |c| c.unsupported),
+            series("Open to WannaCry", |c| c.wannacry),
+            series("Ready for Windows 11", |c| c.win11_ready),
         ],
     });
     let body = html! {
         h1 { "Overview" }
         p.lede { "Every device Ward knows of, judged against the vendors' support dates and known attacks. Catalog version " (summary.catalog.version) " of " (summary.catalog.date) "." }
+        @if !estate.ready { p.hint { "The estate is still being loaded from the store; the figures fill in within a minute." } }
         section.cards aria-label="Headline figures" {
             div.card { span.big { (summary.devices) } span { "devices known (agents, imports, scans and the directory); " (cov.devices) " seen in the last " (cov.stale_after_days) " days" } }
             div.card.bad { span.big { (text::percent(summary.unsupported_share)) } span { (summary.unsupported) " on systems with no security updates" } }
@@ -99,23 +67,23 @@ pub async fn overview(
         div.grid {
             section { h2 { "Operating systems" } (svg(overview::by_os_family(&summary))) }
             section { h2 { "Support status" } (svg(overview::by_lifecycle(&summary))) }
-            section { h2 { "Windows 11 readiness" } (svg(overview::readiness_by_class(&all))) }
+            section { h2 { "Windows 11 readiness" } (svg(overview::readiness_by_class(&estate.counts.readiness_by_form))) }
             section { h2 { "What to do" } (svg(overview::by_remedy(&summary))) }
         }
         section.wide {
             h2 { "Trend" }
-            p.hint { "From the agents' stored report history; imported files and scans are not in the trend yet." }
-            @if points.is_empty() { p { "No reports yet." } } @else {
-                @if daily.len() < 2 {
-                    p.hint { "The stored history covers less than a day so far; the lines fill in as reports arrive over the coming days." }
+            p.hint { "The active devices each day (seen by any source within the stale window), as the estate stood at the end of the day." }
+            @if days.is_empty() { p { "No figures yet." } } @else {
+                @if days.len() < 2 {
+                    p.hint { "The trend covers less than a day so far; the lines fill in day by day." }
                 }
                 (svg(trend_svg))
                 table.compact {
                     caption { "The same figures as a table" }
                     thead { tr { th scope="col" { "Date" } th scope="col" { "Devices" } th scope="col" { "No security updates" } th scope="col" { "Open to WannaCry" } th scope="col" { "Ready for Windows 11" } } }
                     tbody {
-                        @for p in &table {
-                            tr { td { (p.at.format("%d %b %Y %H:%M")) } td.num { (p.devices) } td.num { (p.unsupported) } td.num { (p.wannacry) } td.num { (p.win11_ready) } }
+                        @for d in days.iter().rev().take(14) {
+                            tr { td { (d.day.format("%d %b %Y")) } td.num { (d.all.devices) } td.num { (d.all.unsupported) } td.num { (d.all.wannacry) } td.num { (d.all.win11_ready) } }
                         }
                     }
                 }
@@ -126,103 +94,140 @@ pub async fn overview(
     Ok(page(&user, "Overview", body))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub struct RankingQuery {
-    site: Option<String>,
-    department: Option<String>,
-    remedy: Option<String>,
-    os: Option<String>,
-    sort: Option<String>,
-}
-
 fn blank(s: &Option<String>) -> Option<String> {
     s.as_ref()
         .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-fn department(a: &Assessed) -> Option<&str> {
-    a.report.tags.department.as_deref()
+/// The ranking page's query: filters, search, sort and page, as the API takes them.
+fn cleaned(mut q: RankQuery) -> RankQuery {
+    q.filter.site = blank(&q.filter.site);
+    q.filter.department = blank(&q.filter.department);
+    q.filter.remedy = blank(&q.filter.remedy);
+    q.filter.os = blank(&q.filter.os);
+    q.q = blank(&q.q);
+    q.sort = blank(&q.sort);
+    q
+}
+
+/// `key=value&...` of the query's filters and search (and sort, page size when `all`).
+fn query_string(q: &RankQuery, all: bool) -> String {
+    let mut parts: Vec<(&str, String)> = [
+        ("site", &q.filter.site),
+        ("department", &q.filter.department),
+        ("remedy", &q.filter.remedy),
+        ("os", &q.filter.os),
+        ("q", &q.q),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+    .collect();
+    if all {
+        if let Some(s) = &q.sort {
+            parts.push(("sort", s.clone()));
+        }
+        parts.push(("per_page", q.per_page().to_string()));
+    }
+    parts
+        .iter()
+        .map(|(k, v)| format!("{k}={}", text::url_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 pub async fn ranking(
     State(state): State<Arc<AppState>>,
     user: PageUser,
-    Query(q): Query<RankingQuery>,
+    Query(q): Query<RankQuery>,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
     let network = user.who.can(Permission::NetworkDetails);
-    let (all, labels) = blocking(move || {
-        let store = state.store.as_ref();
-        let exceptions = exception_map(store)?;
-        let now = Utc::now();
-        let devices = estate::merged_devices(store, &state.risk, now)?;
-        let all = estate::assess_devices(&devices, &state.risk, &exceptions, now);
-        Ok((all, Labels::new(&devices, network)))
+    let q = cleaned(q);
+    let query = q.clone();
+    let (estate, found) = blocking(move || {
+        let estate = state.estate();
+        let found = estate.ranking(&query, network);
+        Ok((estate, found))
     })
     .await?;
-    let sites: BTreeSet<String> = all
-        .iter()
-        .filter_map(|a| a.assessment.site.clone())
-        .collect();
-    let departments: BTreeSet<String> = all
-        .iter()
-        .filter_map(|a| department(a).map(str::to_owned))
-        .collect();
-    let filter = RankFilter {
-        site: blank(&q.site),
-        remedy: blank(&q.remedy),
-        os: blank(&q.os),
-        department: blank(&q.department),
-    };
-    let mut rows = estate::ranking(&all, &filter);
-    let by_id: BTreeMap<Uuid, &Assessed> = all.iter().map(|a| (a.id, a)).collect();
-    // Names as this role sees them: host names, or asset labels without network details.
-    for r in &mut rows {
-        r.hostname = Some(labels.name(r.device_id, r.hostname.as_deref()));
-        r.reason = labels.text(&r.reason);
-    }
-    let sort = q.sort.clone().unwrap_or_else(|| "rank".into());
-    match sort.as_str() {
-        "hostname" => rows.sort_by(|a, b| a.hostname.cmp(&b.hostname)),
-        "site" => rows.sort_by(|a, b| a.site.cmp(&b.site).then(a.rank.cmp(&b.rank))),
-        "os" => rows.sort_by(|a, b| a.os.cmp(&b.os).then(a.rank.cmp(&b.rank))),
-        _ => {}
-    }
+    let labels = Labels::new(estate.clone(), network);
+    let sites: Vec<&str> = estate.counts.sites.keys().map(|s| &**s).collect();
+    let departments: Vec<&str> = estate.counts.departments.keys().map(|s| &**s).collect();
     let selected = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
-    let export_query: String = [
-        ("site", &filter.site),
-        ("department", &filter.department),
-        ("remedy", &filter.remedy),
-        ("os", &filter.os),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", text::url_encode(v))))
-    .collect::<Vec<_>>()
-    .join("&");
+    let export_query = query_string(&q, false);
+    let sort = q.sort.clone().unwrap_or_else(|| "rank".into());
+    // A column header sorts by it; clicking the sorted column again reverses it.
+    let sort_link = |column: &str| {
+        let next = if sort == column {
+            format!("-{column}")
+        } else {
+            column.to_owned()
+        };
+        let mut link = RankQuery {
+            sort: Some(next),
+            page: None,
+            ..q.clone()
+        };
+        link.per_page = Some(q.per_page());
+        format!("/ranking?{}", query_string(&link, true))
+    };
+    let arrow = |column: &str| {
+        if sort == column {
+            " ▲"
+        } else if sort.strip_prefix('-') == Some(column) {
+            " ▼"
+        } else {
+            ""
+        }
+    };
+    let page_link = |page: usize| {
+        let mut link = RankQuery {
+            page: Some(page),
+            ..q.clone()
+        };
+        link.per_page = Some(q.per_page());
+        format!("/ranking?{}&page={page}", query_string(&link, true))
+    };
+    let header = |column: &'static str, words: &'static str, num: bool| {
+        html! {
+            th scope="col" class=[num.then_some("num")] aria-sort=[
+                (sort == column).then_some("ascending").or((sort.strip_prefix('-') == Some(column)).then_some("descending"))
+            ] {
+                a href=(sort_link(column)) { (words) (arrow(column)) }
+            }
+        }
+    };
+    let first = (found.page - 1) * found.per_page + 1;
+    let last = first + found.rows.len().saturating_sub(1);
     let body = html! {
         h1 { "Ranking" }
         p.lede { "Most urgent first. The score adds up each finding's points; open a device to see why." }
         form.filters method="get" action="/ranking" {
+            div { label for="f-q" { (if network { "Search (name, IP address, serial)" } else { "Search (asset label, serial)" }) }
+                input id="f-q" name="q" type="search" value=(q.q.clone().unwrap_or_default()); }
             div { label for="f-site" { "Site" }
-                select id="f-site" name="site" { option value="" { "All sites" } @for s in &sites { option value=(s) selected[selected(&q.site, s)] { (s) } } } }
+                select id="f-site" name="site" { option value="" { "All sites" } @for s in &sites { option value=(s) selected[selected(&q.filter.site, s)] { (s) } } } }
             div { label for="f-dept" { "Department" }
-                select id="f-dept" name="department" { option value="" { "All departments" } @for d in &departments { option value=(d) selected[selected(&q.department, d)] { (d) } } } }
+                select id="f-dept" name="department" { option value="" { "All departments" } @for d in &departments { option value=(d) selected[selected(&q.filter.department, d)] { (d) } } } }
             div { label for="f-remedy" { "Action" }
                 select id="f-remedy" name="remedy" { option value="" { "All actions" }
                     @for k in ["replace_hardware", "upgrade_os", "fix_firmware", "patch", "isolate", "no_action", "unknown"] {
-                        option value=(k) selected[selected(&q.remedy, k)] { (text::remedy_key(k)) } } } }
+                        option value=(k) selected[selected(&q.filter.remedy, k)] { (text::remedy_key(k)) } } } }
             div { label for="f-os" { "Operating system" }
                 select id="f-os" name="os" { option value="" { "All" }
-                    @for k in ["windows", "linux", "macos", "other"] { option value=(k) selected[selected(&q.os, k)] { (text::os_family(k)) } } } }
-            div { label for="f-sort" { "Sort by" }
-                select id="f-sort" name="sort" {
-                    @for (k, l) in [("rank", "Urgency"), ("hostname", "Device name"), ("site", "Site"), ("os", "Operating system")] {
-                        option value=(k) selected[sort == k] { (l) } } } }
+                    @for k in ["windows", "linux", "macos", "other"] { option value=(k) selected[selected(&q.filter.os, k)] { (text::os_family(k)) } } } }
+            div { label for="f-per" { "Per page" }
+                select id="f-per" name="per_page" { @for n in PAGE_SIZES { option value=(n) selected[n == q.per_page()] { (n) } } } }
+            @if let Some(s) = &q.sort { input type="hidden" name="sort" value=(s); }
             div { button type="submit" { "Apply" } }
         }
-        p {
-            (rows.len()) " devices shown. "
+        p.counts {
+            @if found.matching == 0 { "No devices match." } @else {
+                "Devices " (first) "–" (last) " of " (found.matching)
+                @if found.matching != found.estate { " matching (" (found.estate) " in the estate)" }
+                ". "
+            }
             span.noprint.downloads {
                 "Download: "
                 a href={"/api/v1/export/ranking.xlsx?" (export_query)} download { "ranking (XLSX)" } " · "
@@ -232,22 +237,31 @@ pub async fn ranking(
         }
         table.ranking {
             thead { tr {
-                th scope="col" { "Rank" } th scope="col" { "Device" } th scope="col" { "Site" } th scope="col" { "Department" }
-                th scope="col" { "Operating system" } th scope="col" class="num" { "Score" } th scope="col" { "Action" } th scope="col" { "Main reason" }
+                (header("rank", "Rank", true)) (header("hostname", "Device", false)) (header("site", "Site", false)) (header("department", "Department", false))
+                (header("os", "Operating system", false)) (header("score", "Score", true)) (header("remedy", "Action", false)) th scope="col" { "Main reason" }
+                (header("last_seen", "Last seen", false))
             } }
             tbody {
-                @for r in &rows {
+                @for (rank, r) in &found.rows {
                     tr {
-                        td.num { (r.rank) }
-                        td { a href={"/devices/" (r.device_id)} { (r.hostname.clone().unwrap_or_else(|| r.device_id.to_string())) } }
-                        td { (r.site.clone().unwrap_or_default()) }
-                        td { (by_id.get(&r.device_id).and_then(|a| department(a)).unwrap_or("")) }
-                        td { (r.os.clone().unwrap_or_else(|| "not known".into())) }
+                        td.num { (rank) }
+                        td { a href={"/devices/" (r.id)} { (labels.name(r.id, r.hostname.as_deref())) } }
+                        td { (r.site.as_deref().unwrap_or("")) }
+                        td { (r.department.as_deref().unwrap_or("")) }
+                        td { (r.os_name.as_deref().unwrap_or("not known")) }
                         td.num { (r.score) }
                         td { span class={"tag " (remedy_class(&estate::key(&r.remedy)))} { (text::remedy(r.remedy)) } }
-                        td { (r.reason) }
+                        td { (labels.text(r.reason())) }
+                        td { (r.last_seen.format("%d %b %Y")) }
                     }
                 }
+            }
+        }
+        @if found.pages > 1 {
+            nav.pager aria-label="Pages" {
+                @if found.page > 1 { a href=(page_link(found.page - 1)) rel="prev" { "← Previous" } " " }
+                "Page " (found.page) " of " (found.pages)
+                @if found.page < found.pages { " " a href=(page_link(found.page + 1)) rel="next" { "Next →" } }
             }
         }
     };
@@ -264,19 +278,16 @@ pub async fn device(
     let network = user.who.can(Permission::NetworkDetails);
     let (assessed, device, history, exception, labels) = blocking(move || {
         let store = state.store.as_ref();
-        let exceptions = exception_map(store)?;
         let now = Utc::now();
-        let devices = estate::merged_devices(store, &state.risk, now)?;
-        let device = crate::devices::find(&devices, id)
-            .cloned()
+        let snapshot = state.estate();
+        let (device, assessed) = estate::device(store, &snapshot, id, now)?
             .ok_or_else(|| crate::api::ApiError::NotFound(format!("There is no device {id}.")))?;
-        let assessed = estate::assess_merged(&device, &state.risk, &exceptions, now);
         let history = store.history(device.id, 20)?;
         let exception = store
             .exceptions()?
             .into_iter()
             .find(|e| device.is_named(e.device_id));
-        let labels = Labels::new(&devices, network);
+        let labels = Labels::new(snapshot, network);
         Ok((assessed, device, history, exception, labels))
     })
     .await?;

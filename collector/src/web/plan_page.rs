@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::labels::Labels;
 use super::{PageError, PageUser, page, svg, text};
-use crate::api::risk::{exception_map, financial_year, parse_budget};
+use crate::api::risk::{financial_year, parse_budget};
 use crate::api::{AppState, blocking};
 use crate::auth::Permission;
 use crate::charts::{self, Bar, BarChart, Unit};
@@ -97,7 +97,7 @@ pub async fn plan(
     Query(f): Query<PlanForm>,
 ) -> Result<Markup, PageError> {
     user.require(Permission::Read)?;
-    let mut costs: UnitCosts = state.risk.unit_costs.clone();
+    let mut costs: UnitCosts = state.estate.snapshot().ctx.unit_costs.clone();
     for (name, field, slot) in [
         ("Desktop", &f.desktop, &mut costs.desktop),
         ("Laptop", &f.laptop, &mut costs.laptop),
@@ -136,15 +136,11 @@ pub async fn plan(
     let plan_costs = costs.clone();
     let network = user.who.can(Permission::NetworkDetails);
     let result = blocking(move || {
-        let store = state.store.as_ref();
-        let exceptions = exception_map(store)?;
-        let now = Utc::now();
-        let devices = estate::merged_devices(store, &state.risk, now)?;
-        let all = estate::assess_devices(&devices, &state.risk, &exceptions, now);
-        let mut plan = estate::plan(&all, &plan_costs, &budget)
+        let snapshot = state.estate();
+        let mut plan = estate::plan(&snapshot, &plan_costs, &budget)
             .map_err(|e| crate::api::ApiError::BadRequest(e.to_string()))?;
         // Without network details: asset labels, never host names.
-        let labels = Labels::new(&devices, network);
+        let labels = Labels::new(snapshot, network);
         for y in &mut plan.years {
             for a in &mut y.actions {
                 a.label = labels.name(a.device, Some(&a.label));

@@ -15,7 +15,6 @@ use crate::api::principal::SESSION_COOKIE;
 use crate::api::{AppState, RateLimiter, app, ingest};
 use crate::auth::Role;
 use crate::secrets;
-use crate::store::Store;
 use crate::store::auth::SessionRecord;
 use crate::store::memory::MemoryStore;
 
@@ -74,7 +73,7 @@ fn office_report() -> Report {
 
 impl Web {
     fn new() -> Self {
-        let store = Arc::new(MemoryStore::new());
+        let store: Arc<dyn crate::store::Store> = Arc::new(MemoryStore::new());
         let (win, lin) = (Uuid::now_v7(), Uuid::now_v7());
         store
             .put_report(win, Utc::now(), &windows_report(), None)
@@ -94,7 +93,7 @@ impl Web {
             crate::auth::add_user(store.as_ref(), "test", name, role, PASSWORD).unwrap();
         }
         let state = Arc::new(AppState {
-            store,
+            store: store.clone(),
             enroll_secret_hash: secrets::hash("secret"),
             admin_token_hash: secrets::hash(ADMIN_TOKEN),
             limits: ingest::BodyLimits {
@@ -103,11 +102,11 @@ impl Web {
                 report: Limits::V1,
             },
             enroll_limiter: RateLimiter::per_minute(100),
-            risk: crate::estate::RiskContext {
-                catalog: crate::catalog::Catalog::builtin().unwrap(),
-                weights: crate::risk::Weights::default(),
-                unit_costs: crate::plan::UnitCosts::default(),
-            },
+            estate: crate::estate::Estate::start(
+                store.clone(),
+                crate::estate::reference::default_context(),
+                crate::estate::system_clock(),
+            ),
             web: super::WebState::default(),
         });
         Web { state, win, lin }

@@ -17,70 +17,27 @@ use super::{PageError, PageUser, page, svg, text};
 use crate::api::{AppState, blocking, redact};
 use crate::auth::Permission;
 use crate::charts::{StackRow, StackedChart, Unit, stacked_chart};
-use crate::devices::coverage::{Coverage, UnmanagedDevice, coverage};
-use crate::devices::merge::Sighting;
-use crate::import::{Ms17Verdict, Source, SourceDetail};
+use crate::devices::coverage::{Coverage, UnmanagedDevice};
+use crate::import::Ms17Verdict;
 
-/// What nmap's SMB scripts said about one device.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SmbFindings {
-    pub ms17_010: Option<Ms17Verdict>,
-    pub smb1_offered: Option<bool>,
-}
+pub use crate::estate::row::ScanSmb as SmbFindings;
 
-/// The coverage figures, the SMB findings of each unmanaged device (from its newest nmap
-/// record) and the devices' sightings. Blocking.
+/// The coverage figures and the SMB findings of each unmanaged device (from its newest nmap
+/// record). Blocking.
 fn load(
     state: &AppState,
     now: DateTime<Utc>,
 ) -> Result<(Coverage, HashMap<Uuid, SmbFindings>), crate::api::ApiError> {
-    let store = state.store.as_ref();
-    let devices = crate::estate::merged_devices(store, &state.risk, now)?;
-    let cov = coverage(&devices, now, state.risk.weights.stale_after_days);
-    let outside: HashMap<Uuid, Vec<&Sighting>> = devices
+    let estate = state.estate();
+    let cov = estate.coverage(now);
+    let smb = cov
+        .unmanaged_devices
         .iter()
-        .filter(|d| cov.unmanaged_devices.iter().any(|u| u.id == d.id))
-        .map(|d| (d.id, d.sightings.iter().collect()))
+        .filter_map(|u| estate.row(u.id).map(|r| (u.id, r.scan.clone())))
         .collect();
-    let mut smb = HashMap::new();
-    if !outside.is_empty() {
-        let nmap: HashMap<Uuid, SmbFindings> = store
-            .import_records()?
-            .into_iter()
-            .filter_map(|r| {
-                let id = r.id();
-                match r.record.detail {
-                    SourceDetail::Nmap(n) => Some((
-                        id,
-                        SmbFindings {
-                            ms17_010: n.ms17_010,
-                            smb1_offered: n.smb1_offered,
-                        },
-                    )),
-                    _ => None,
-                }
-            })
-            .collect();
-        for (id, sightings) in outside {
-            // Sightings are newest first: the newest scan that ran each script decides.
-            let mut found = SmbFindings::default();
-            for s in sightings.iter().filter(|s| s.source == Source::Nmap) {
-                if let Some(f) = nmap.get(&s.id) {
-                    if found.ms17_010.is_none() {
-                        found.ms17_010 = f.ms17_010.clone();
-                    }
-                    if found.smb1_offered.is_none() {
-                        found.smb1_offered = f.smb1_offered;
-                    }
-                }
-            }
-            smb.insert(id, found);
-        }
-    }
     Ok((cov, smb))
 }
 
-/// MS17-010 (the WannaCry hole) in words, with a tag class.
 fn ms17_words(f: &SmbFindings) -> (&'static str, &'static str) {
     match &f.ms17_010 {
         Some(Ms17Verdict::Vulnerable) => ("Open to WannaCry (MS17-010)", "bad"),

@@ -256,9 +256,12 @@ async fn unmanaged_page_lists_outside_only_devices_by_role() {
     assert!(f.body.contains("Device "), "opaque labels");
 
     // A device known only from the scan has its own page, with the scan as its source.
-    let devices =
-        crate::estate::merged_devices(web.state.store.as_ref(), &web.state.risk, Utc::now())
-            .unwrap();
+    let devices = crate::estate::reference::merged_devices(
+        web.state.store.as_ref(),
+        &crate::estate::reference::default_context(),
+        Utc::now(),
+    )
+    .unwrap();
     let xp = devices
         .iter()
         .find(|d| {
