@@ -60,10 +60,14 @@ impl Backend {
             }),
             // A running server holds the store: ask it instead.
             Err(crate::store::StoreError::InUse(_)) => {
-                let mut addr = config.listen;
-                if addr.ip().is_unspecified() {
-                    addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-                }
+                // Where the server really listens (it records it), else the config's address.
+                let base = crate::server::listening(data).unwrap_or_else(|| {
+                    let mut addr = config.listen;
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    format!("https://{addr}")
+                });
                 let ca = std::fs::read(data.join(CA_FILE))
                     .context("reading the CA to reach the running server")?;
                 let token = crate::secrets::read_secret(&data.join(ADMIN_TOKEN_FILE))?;
@@ -72,10 +76,10 @@ impl Backend {
                     .tls_built_in_root_certs(false)
                     .add_root_certificate(reqwest::Certificate::from_pem(&ca)?)
                     .build()?;
-                eprintln!("(the store is in use by a running server; asking it at https://{addr})");
+                eprintln!("(the store is in use by a running server; asking it at {base})");
                 Ok(Backend::Remote {
                     client,
-                    base: format!("https://{addr}"),
+                    base,
                     token,
                 })
             }
@@ -389,12 +393,36 @@ pub async fn exception_remove(data: &Path, device: uuid::Uuid) -> anyhow::Result
     Ok(format!("exception for {device} removed\n"))
 }
 
-/// `ward-collector catalog import`: validates a catalog file and installs it for the next start.
-pub fn catalog_import(data: &Path, file: &Path) -> anyhow::Result<String> {
+/// `ward-collector catalog import`: validates a catalog file and installs it. A running server
+/// takes it at once (and judges the estate by it again in the background); otherwise the next
+/// start reads it.
+pub async fn catalog_import(data: &Path, file: &Path) -> anyhow::Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let catalog = crate::catalog::Catalog::from_json(&text)
         .with_context(|| format!("{} is not a valid catalog", file.display()))?;
+    let backend = Backend::open(data)?;
+    if let Backend::Remote {
+        client,
+        base,
+        token,
+    } = &backend
+    {
+        checked(
+            client
+                .post(format!("{base}/api/v1/catalog"))
+                .bearer_auth(token)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(text)
+                .send()
+                .await?,
+        )
+        .await?;
+        return Ok(format!(
+            "catalog version {} of {} installed; the running server is judging the estate by it\n",
+            catalog.version, catalog.date
+        ));
+    }
     let current = estate::load_catalog(data)?;
     if catalog.version < current.version {
         bail!(
@@ -406,16 +434,12 @@ pub fn catalog_import(data: &Path, file: &Path) -> anyhow::Result<String> {
             current.date
         );
     }
-    let target = data.join(estate::CATALOG_FILE);
-    let tmp = target.with_extension("json.tmp");
-    std::fs::write(&tmp, text.as_bytes())?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, &target)?;
+    estate::install_catalog(data, &text)?;
     Ok(format!(
-        "catalog version {} of {} installed in {}; restart the server to use it\n",
+        "catalog version {} of {} installed in {}; the server reads it when it starts\n",
         catalog.version,
         catalog.date,
-        target.display()
+        data.join(estate::CATALOG_FILE).display()
     ))
 }
 

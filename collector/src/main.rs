@@ -486,7 +486,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Catalog { action } => {
             let out = match action {
-                CatalogCommand::Import { data, file } => cli::catalog_import(&data, &file)?,
+                CatalogCommand::Import { data, file } => cli::catalog_import(&data, &file).await?,
                 CatalogCommand::Show { data } => cli::catalog_show(&data)?,
             };
             out!("{out}");

@@ -18,6 +18,33 @@ use crate::store::sled_store::SledStore;
 
 pub const STORE_DIR: &str = "store";
 
+/// The file in the data directory where a running `serve` writes the address it listens on
+/// (`https://127.0.0.1:28443`), so the CLI finds it; removed when it stops cleanly.
+pub const LISTENING_FILE: &str = "listening";
+
+/// Writes [`LISTENING_FILE`] for `addr` (an unspecified address is reached on loopback).
+fn write_listening(data_dir: &Path, addr: SocketAddr) -> std::io::Result<PathBuf> {
+    let mut reach = addr;
+    if reach.ip().is_unspecified() {
+        reach.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let path = data_dir.join(LISTENING_FILE);
+    let tmp = data_dir.join(format!("{LISTENING_FILE}.tmp"));
+    std::fs::write(&tmp, format!("https://{reach}\n"))?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// The address a running `serve` wrote into `data_dir`, if one did.
+pub fn listening(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join(LISTENING_FILE)).ok()?;
+    let url = text.trim();
+    url.starts_with("https://").then(|| url.to_owned())
+}
+
 /// A collector bound to its address, ready to serve.
 pub struct Server {
     pub listener: TcpListener,
@@ -34,6 +61,8 @@ pub struct Server {
     metrics: Option<(TcpListener, axum::Router)>,
     /// The watched import folder, if one is configured.
     drop_folder: Option<crate::intake::DropFolder>,
+    /// [`LISTENING_FILE`], removed on a clean stop.
+    listening_file: Option<PathBuf>,
 }
 
 impl Server {
@@ -109,6 +138,7 @@ impl Server {
                 },
                 crate::estate::system_clock(),
             ),
+            data_dir: Some(data_dir.to_path_buf()),
             web: crate::web::WebState::default(),
         });
         let metrics = match config.metrics_listen {
@@ -126,6 +156,13 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let addr = listener.local_addr()?;
+        let listening_file = match write_listening(data_dir, addr) {
+            Ok(path) => Some(path),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record the listening address in the data directory");
+                None
+            }
+        };
         let mut server = Self {
             listener,
             addr,
@@ -137,6 +174,7 @@ impl Server {
             app: api::app(state),
             metrics,
             drop_folder: None,
+            listening_file,
         };
         if !config.import_drop_dir.as_os_str().is_empty() {
             server.watch_drop_folder(
@@ -200,6 +238,9 @@ impl Server {
         tokio::task::spawn_blocking(move || estate.stop()).await?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || store.flush()).await??;
+        if let Some(path) = &self.listening_file {
+            let _ = std::fs::remove_file(path);
+        }
         tracing::info!("store flushed; stopped");
         Ok(())
     }

@@ -49,6 +49,8 @@ pub struct AppState {
     pub enroll_limiter: RateLimiter,
     /// The estate read model (it holds the catalog, weights and unit costs it was derived with).
     pub estate: Arc<crate::estate::Estate>,
+    /// The data directory, where an imported catalog is kept (`None` in tests without one).
+    pub data_dir: Option<std::path::PathBuf>,
     /// Dashboard sign-in settings and the failed-login limiter.
     pub web: crate::web::WebState,
 }
@@ -74,8 +76,12 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/v1/devices/{id}/assessment", get(risk::assessment))
         .route("/api/v1/rankings", get(risk::rankings))
         .route("/api/v1/summary", get(risk::summary))
+        .route("/api/v1/estate", get(risk::estate_status))
         .route("/api/v1/plan", get(risk::plan))
-        .route("/api/v1/catalog", get(risk::catalog))
+        .route(
+            "/api/v1/catalog",
+            get(risk::catalog).post(risk::import_catalog),
+        )
         .route("/api/v1/export/{file}", get(export::download))
         .route(
             "/api/v1/exceptions",

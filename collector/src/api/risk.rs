@@ -251,6 +251,96 @@ pub async fn catalog(
     Ok(Json(state.estate.snapshot().catalog()))
 }
 
+/// The estate's state, for operators and tools: whether the first derivation is done, how many
+/// devices, which change it includes.
+#[derive(Debug, Serialize)]
+pub struct EstateStatus {
+    pub ready: bool,
+    pub version: u64,
+    pub devices: usize,
+    pub changed_at: chrono::DateTime<Utc>,
+    /// The day the date-dependent rules were judged for.
+    pub day: NaiveDate,
+    pub catalog: CatalogInfo,
+    /// What the writer is doing or did last (`ready`, `agent devices assessed`...) and its count.
+    pub phase: String,
+    pub done: u64,
+    pub last_error: Option<String>,
+}
+
+/// `GET /api/v1/estate`: [`EstateStatus`].
+pub async fn estate_status(
+    who: Principal,
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<EstateStatus>, ApiError> {
+    who.require(Permission::Read)?;
+    let s = state.estate.snapshot();
+    let status = state.estate.status();
+    Ok(Json(EstateStatus {
+        ready: s.ready,
+        version: s.version,
+        devices: s.len(),
+        changed_at: s.changed_at,
+        day: s.day,
+        catalog: s.catalog(),
+        phase: status.phase,
+        done: status.done,
+        last_error: status.last_error,
+    }))
+}
+
+/// Largest catalog accepted (the built-in one is about 300 KB).
+const MAX_CATALOG_BYTES: usize = 16 << 20;
+
+/// `POST /api/v1/catalog`: installs a newer catalog (the JSON of `ward-collector catalog
+/// import`) and judges the whole estate by it again in the background; until that is done the
+/// previous assessments keep being served. Admin only, audited.
+pub async fn import_catalog(
+    who: Principal,
+    State(state): State<Arc<AppState>>,
+    body: axum::body::Body,
+) -> Result<Json<CatalogInfo>, ApiError> {
+    who.require(Permission::Administer)?;
+    let bytes = super::ingest::read_body(body, MAX_CATALOG_BYTES).await?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::BadRequest("the catalog is not UTF-8 text".into()))?;
+    let catalog = crate::catalog::Catalog::from_json(&text)
+        .map_err(|e| ApiError::Invalid(format!("not a valid catalog: {e}")))?;
+    let current = state.estate.snapshot().ctx.clone();
+    if catalog.version < current.catalog.version {
+        return Err(ApiError::Invalid(format!(
+            "catalog version {} ({}) is older than the one in use: version {} ({})",
+            catalog.version, catalog.date, current.catalog.version, current.catalog.date
+        )));
+    }
+    let info = catalog.info();
+    let actor = who.actor();
+    blocking(move || {
+        if let Some(dir) = &state.data_dir {
+            estate::install_catalog(dir, &text)
+                .map_err(|e| ApiError::Internal(format!("cannot install the catalog: {e}")))?;
+        }
+        crate::auth::audit(
+            state.store.as_ref(),
+            &actor,
+            "catalog.import",
+            &format!("version {}", catalog.version),
+            &catalog.date.to_string(),
+        )?;
+        tracing::info!(
+            version = catalog.version,
+            "catalog installed; the estate is derived again"
+        );
+        state.estate.set_context(estate::RiskContext {
+            catalog,
+            ..estate::RiskContext::clone(&current)
+        });
+        Ok(())
+    })
+    .await?;
+    Ok(Json(info))
+}
+
 /// What a security lead records for a device that cannot be changed.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

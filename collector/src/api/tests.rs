@@ -49,6 +49,7 @@ impl Harness {
                     crate::estate::reference::default_context(),
                     crate::estate::system_clock(),
                 ),
+                data_dir: None,
                 web: crate::web::WebState::default(),
             }),
         }

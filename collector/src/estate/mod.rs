@@ -267,6 +267,16 @@ pub enum CatalogLoadError {
     Builtin(crate::catalog::CatalogError),
 }
 
+/// Writes a catalog's JSON (already checked) as the data directory's catalog, atomically: read at
+/// the next start, and by a running server at once (`POST /api/v1/catalog`).
+pub fn install_catalog(data_dir: &std::path::Path, json: &str) -> std::io::Result<()> {
+    let target = data_dir.join(CATALOG_FILE);
+    let tmp = target.with_extension("json.tmp");
+    std::fs::write(&tmp, json.as_bytes())?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &target)
+}
+
 /// `DATA_DIR/catalog.json` when an import put one there, else the catalog built into this binary,
 /// whichever is newer.
 pub fn load_catalog(data_dir: &std::path::Path) -> Result<Catalog, CatalogLoadError> {

@@ -107,6 +107,7 @@ impl Web {
                 crate::estate::reference::default_context(),
                 crate::estate::system_clock(),
             ),
+            data_dir: None,
             web: super::WebState::default(),
         });
         Web { state, win, lin }
