@@ -56,6 +56,7 @@ impl Backend {
                     catalog: estate::load_catalog(data)?,
                     weights: config.weights.clone(),
                     unit_costs: config.costs.clone(),
+                    liveness: config.liveness.clone(),
                 }),
             }),
             // A running server holds the store: ask it instead.

@@ -40,6 +40,9 @@ pub struct Config {
     pub weights: crate::risk::Weights,
     /// Unit costs for the budget plan (`[costs]`, pence); replace the defaults with the trust's.
     pub costs: crate::plan::UnitCosts,
+    /// How often each source is expected to see a device and when it goes stale
+    /// (`[liveness]`, days); see docs/risk-model.md.
+    pub liveness: crate::estate::class::LivenessWindows,
     /// A drop folder `serve` watches for import files (relative to the data directory); empty:
     /// none. `serve --drop-dir` overrides it.
     pub import_drop_dir: PathBuf,
@@ -61,6 +64,7 @@ impl Default for Config {
             metrics_listen: None,
             weights: crate::risk::Weights::default(),
             costs: crate::plan::UnitCosts::default(),
+            liveness: crate::estate::class::LivenessWindows::default(),
             import_drop_dir: PathBuf::new(),
             import_poll_secs: 10,
         }
@@ -234,7 +238,8 @@ impl Config {
              # import_drop_dir = \"{}\"\n\
              # Seconds between two looks at the drop folder.\n\
              # import_poll_secs = {}\n\n\
-             # Risk weights and plan unit costs: tables [weights] and [costs], every key optional.\n\
+             # Risk weights, plan unit costs and liveness windows: tables [weights], [costs] and\n\
+             # [liveness], every key optional.\n\
              # The keys, their defaults and their sources are in docs/risk-model.md.\n",
             d.listen,
             d.max_body_bytes,

@@ -135,6 +135,7 @@ impl Server {
                     catalog: crate::estate::load_catalog(data_dir)?,
                     weights: config.weights.clone(),
                     unit_costs: config.costs.clone(),
+                    liveness: config.liveness.clone(),
                 },
                 crate::estate::system_clock(),
             ),

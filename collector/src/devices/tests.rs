@@ -26,6 +26,7 @@ fn ctx() -> RiskContext {
         catalog: Catalog::builtin().unwrap(),
         weights: Weights::default(),
         unit_costs: UnitCosts::default(),
+        liveness: crate::estate::class::LivenessWindows::default(),
     }
 }
 

@@ -17,7 +17,7 @@ use ward_shared::Report;
 
 use super::index::{Index, key_hashes};
 use super::reads;
-use super::row::{Interner, Member, Row, ScanSmb};
+use super::row::{Facts, Interner, Member, Row, ScanSmb};
 use super::{RiskContext, assess_merged, form_factor};
 use crate::devices::merge::{self, AgentDevice, Detail, agent_identity};
 use crate::import::{Source, SourceDetail};
@@ -105,6 +105,12 @@ pub fn rows_of(loaded: Vec<Loaded>, inputs: &Inputs<'_>, strings: &mut Interner)
             _ => None,
         })
         .collect();
+    // Computer accounts the directory says are disabled.
+    let disabled: HashMap<Uuid, ()> = records
+        .iter()
+        .filter(|r| matches!(&r.record.detail, SourceDetail::Ad(ad) if ad.enabled == Some(false)))
+        .map(|r| (r.id(), ()))
+        .collect();
     let record_members: HashMap<Uuid, Member> = records
         .iter()
         .map(|r| {
@@ -151,13 +157,26 @@ pub fn rows_of(loaded: Vec<Loaded>, inputs: &Inputs<'_>, strings: &mut Interner)
                     }
                 }
             }
+            let disabled_since = device
+                .sightings
+                .iter()
+                .filter(|s| s.source == Source::Ad && s.current)
+                .find_map(|s| disabled.get(&s.id).map(|_| s.observed_at));
+            let liveness = inputs.ctx.liveness.liveness(
+                &super::row::last_seen_by(&device),
+                disabled_since,
+                inputs.now,
+            );
             Row::build(
                 &device,
-                members,
                 &assessed.assessment,
-                form_factor(&assessed.report),
-                exception,
-                scan,
+                Facts {
+                    members,
+                    form_factor: form_factor(&assessed.report),
+                    exception,
+                    scan,
+                    liveness,
+                },
                 strings,
             )
         })

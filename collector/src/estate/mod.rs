@@ -13,6 +13,7 @@
 //! equals one rebuilt from the store (a property test checks it). A reader holds one snapshot
 //! and never sees half of a change.
 
+pub mod class;
 pub mod derive;
 pub mod index;
 pub mod live;
@@ -48,6 +49,7 @@ pub struct RiskContext {
     pub catalog: Catalog,
     pub weights: Weights,
     pub unit_costs: UnitCosts,
+    pub liveness: class::LivenessWindows,
 }
 
 /// One assessed device with the merged report it was assessed from.

@@ -48,8 +48,5 @@ pub fn import_record(
     file: uuid::Uuid,
     index: u32,
 ) -> Result<Option<StoredRecord>, StoreError> {
-    Ok(store
-        .import_records()?
-        .into_iter()
-        .find(|r| r.file_id == file && r.index == index))
+    store.import_record(file, index)
 }

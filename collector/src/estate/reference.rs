@@ -112,5 +112,6 @@ pub fn default_context() -> RiskContext {
         catalog: crate::catalog::Catalog::builtin().expect("the built-in catalog loads"),
         weights: crate::risk::Weights::default(),
         unit_costs: crate::plan::UnitCosts::default(),
+        liveness: super::class::LivenessWindows::default(),
     }
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::class::{DeviceClass, Liveness, classify};
 use crate::devices::Device;
 use crate::devices::identity::{Source, is_direct};
 use crate::plan::{FormFactor, PlanDevice, RemedyKind, RemedyOption, UnitCosts};
@@ -178,6 +179,19 @@ pub struct PlanSeed {
     pub esu_points: Option<u32>,
 }
 
+/// What a row needs besides the merged device and its assessment.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The observations the device is merged from.
+    pub members: Vec<Member>,
+    /// The replacement's price class (`estate::form_factor`).
+    pub form_factor: FormFactor,
+    /// The device is on the exceptions register.
+    pub exception: bool,
+    pub scan: ScanSmb,
+    pub liveness: Liveness,
+}
+
 /// One device of the estate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -247,6 +261,10 @@ pub struct Row {
 
     pub plan: PlanSeed,
     pub scan: ScanSmb,
+    pub class: DeviceClass,
+    pub liveness: Liveness,
+    /// Each source's newest sighting, most direct source first.
+    pub last_seen_by: Box<[(Source, DateTime<Utc>)]>,
 }
 
 impl Row {
@@ -290,17 +308,15 @@ impl Row {
         }
     }
 
-    /// Builds the row of a merged, assessed device. `form_factor` is the replacement's price
-    /// class (`estate::form_factor`).
-    pub fn build(
-        device: &Device,
-        members: Vec<Member>,
-        a: &Assessment,
-        form_factor: FormFactor,
-        exception: bool,
-        scan: ScanSmb,
-        strings: &mut Interner,
-    ) -> Row {
+    /// Builds the row of a merged, assessed device.
+    pub fn build(device: &Device, a: &Assessment, more: Facts, strings: &mut Interner) -> Row {
+        let Facts {
+            members,
+            form_factor,
+            exception,
+            scan,
+            liveness,
+        } = more;
         let r = &device.merged;
         let mut syms = |v: &[String]| -> Box<[Sym]> { v.iter().map(|s| strings.sym(s)).collect() };
         let ips = syms(&r.host.ip_addresses);
@@ -413,8 +429,27 @@ impl Row {
             last_report_id,
             plan,
             scan,
+            class: classify(r, exception),
+            liveness,
+            last_seen_by: last_seen_by(device),
         }
     }
+}
+
+/// Each source's newest sighting of the device, most direct source first.
+pub fn last_seen_by(device: &Device) -> Box<[(Source, DateTime<Utc>)]> {
+    Sources::ALL
+        .into_iter()
+        .filter_map(|s| {
+            device
+                .sightings
+                .iter()
+                .filter(|x| x.source == s)
+                .map(|x| x.observed_at)
+                .max()
+                .map(|at| (s, at))
+        })
+        .collect()
 }
 
 /// The planner's options for an assessed device, as `estate::plan_device` prices them.

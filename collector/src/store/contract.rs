@@ -591,6 +591,17 @@ fn imports_store_whole_and_read_back(mk: &Factory) {
     assert_eq!(records[0].record, ra[0]);
     assert_eq!(records[2].record, rb[0]);
     assert_eq!(records[2].imported_at, b.imported_at);
+    // One record by its file and position, as the estate reads them.
+    assert_eq!(
+        store.import_record(a.id, 1).unwrap().as_ref(),
+        Some(&records[1])
+    );
+    assert_eq!(
+        store.import_record(b.id, 0).unwrap().as_ref(),
+        Some(&records[2])
+    );
+    assert_eq!(store.import_record(b.id, 1).unwrap(), None);
+    assert_eq!(store.import_record(Uuid::nil(), 0).unwrap(), None);
     // Imports are not agent devices and not reports.
     assert!(store.devices().unwrap().is_empty());
     assert_eq!(store.report_count().unwrap(), 0);

@@ -73,6 +73,8 @@ pub trait ImportStore {
     fn import_files(&self) -> Result<Vec<ImportFile>, StoreError>;
     /// Every stored record, by file (oldest file first) then position.
     fn import_records(&self) -> Result<Vec<StoredRecord>, StoreError>;
+    /// One record by its file and position.
+    fn import_record(&self, file_id: Uuid, index: u32) -> Result<Option<StoredRecord>, StoreError>;
 }
 
 /// Checks a file entry against its records before anything is written.

@@ -58,4 +58,13 @@ impl ImportStore for MemoryStore {
             .flat_map(|(_, r)| r.iter().cloned())
             .collect())
     }
+
+    fn import_record(&self, file_id: Uuid, index: u32) -> Result<Option<StoredRecord>, StoreError> {
+        let imports = self.imports.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(imports
+            .files
+            .get(&file_id)
+            .and_then(|(_, r)| r.get(index as usize))
+            .cloned())
+    }
 }

@@ -138,6 +138,14 @@ impl ImportStore for SledStore {
             })
             .collect()
     }
+
+    fn import_record(&self, file_id: Uuid, index: u32) -> Result<Option<StoredRecord>, StoreError> {
+        let (_, _, recs) = self.import_trees()?;
+        let key = record_key(file_id, index);
+        recs.get(key)?
+            .map(|raw| decode(RECORDS_TREE, &key, &raw))
+            .transpose()
+    }
 }
 
 #[cfg(test)]

@@ -192,10 +192,13 @@ async fn finance_plan_has_no_fqdn_or_addresses() {
     let mut r = windows_report();
     r.host.hostname = Some("ward-pc-9.trust.nhs.uk".into());
     r.host.ip_addresses = vec!["10.7.7.7".into()];
+    let id = Uuid::now_v7();
     web.state
         .store
-        .put_report(Uuid::now_v7(), Utc::now(), &r, None)
+        .put_report(id, Utc::now(), &r, None)
         .unwrap();
+    // Written past the API: tell the estate, as ingest does.
+    web.state.estate.report_stored(id, None);
     let (fin, _) = web.session("fin");
     let (sam, _) = web.session("sam");
     for path in [
