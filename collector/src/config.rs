@@ -48,6 +48,16 @@ pub struct Config {
     pub import_drop_dir: PathBuf,
     /// Seconds between two looks at the drop folder.
     pub import_poll_secs: u64,
+    /// Open connections allowed from one address (IPv4) or /64 (IPv6); more are closed at once.
+    pub max_connections_per_address: usize,
+    /// Seconds a request body may take before the minimum rate applies.
+    pub body_timeout_secs: u64,
+    /// Bytes per second a request body must average after `body_timeout_secs`.
+    pub body_min_bytes_per_sec: u64,
+    /// Seconds to the answer's head, on top of the time the body may take.
+    pub request_timeout_secs: u64,
+    /// Seconds a client may accept no byte of an answer before the connection is closed.
+    pub write_stall_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -67,6 +77,11 @@ impl Default for Config {
             liveness: crate::estate::class::LivenessWindows::default(),
             import_drop_dir: PathBuf::new(),
             import_poll_secs: 10,
+            max_connections_per_address: 64,
+            body_timeout_secs: 20,
+            body_min_bytes_per_sec: 1024,
+            request_timeout_secs: 120,
+            write_stall_timeout_secs: 60,
         }
     }
 }
@@ -198,7 +213,33 @@ impl Config {
         if self.import_poll_secs == 0 {
             return Err("import_poll_secs must be at least 1".into());
         }
+        for (key, value) in [
+            (
+                "max_connections_per_address",
+                self.max_connections_per_address as u64,
+            ),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("body_min_bytes_per_sec", self.body_min_bytes_per_sec),
+            ("request_timeout_secs", self.request_timeout_secs),
+            ("write_stall_timeout_secs", self.write_stall_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(format!("{key} must be at least 1"));
+            }
+        }
         Ok(())
+    }
+
+    /// The limits at the edge (docs/operations.md, "Limits at the edge").
+    pub fn edge(&self) -> crate::edge::EdgeLimits {
+        use std::time::Duration;
+        crate::edge::EdgeLimits {
+            max_connections_per_address: self.max_connections_per_address,
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            body_min_bytes_per_sec: self.body_min_bytes_per_sec,
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            write_stall_timeout: Duration::from_secs(self.write_stall_timeout_secs),
+        }
     }
 
     pub fn retention(&self) -> Retention {
@@ -238,6 +279,17 @@ impl Config {
              # import_drop_dir = \"{}\"\n\
              # Seconds between two looks at the drop folder.\n\
              # import_poll_secs = {}\n\n\
+             # Limits at the edge (docs/operations.md). Open connections from one address (IPv4)\n\
+             # or /64 (IPv6); more are closed at once.\n\
+             # max_connections_per_address = {}\n\
+             # A request body gets body_timeout_secs, plus one second for every\n\
+             # body_min_bytes_per_sec bytes received; one that falls behind is cut off (408).\n\
+             # body_timeout_secs = {}\n\
+             # body_min_bytes_per_sec = {}\n\
+             # Seconds to the answer's head, on top of the body's time (else 503 timeout).\n\
+             # request_timeout_secs = {}\n\
+             # Seconds a client may read nothing of an answer before its connection is closed.\n\
+             # write_stall_timeout_secs = {}\n\n\
              # Risk weights, plan unit costs and liveness windows: tables [weights], [costs] and\n\
              # [liveness], every key optional.\n\
              # The keys, their defaults and their sources are in docs/risk-model.md.\n",
@@ -251,6 +303,11 @@ impl Config {
             d.tls_key.display(),
             d.import_drop_dir.display(),
             d.import_poll_secs,
+            d.max_connections_per_address,
+            d.body_timeout_secs,
+            d.body_min_bytes_per_sec,
+            d.request_timeout_secs,
+            d.write_stall_timeout_secs,
         )
     }
 }

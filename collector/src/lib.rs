@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod config_layers;
 pub mod devices;
+pub mod edge;
 pub mod estate;
 pub mod export;
 pub mod import;

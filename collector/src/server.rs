@@ -63,6 +63,8 @@ pub struct Server {
     drop_folder: Option<crate::intake::DropFolder>,
     /// [`LISTENING_FILE`], removed on a clean stop.
     listening_file: Option<PathBuf>,
+    /// Connections per address, body rate, request deadline, write stall.
+    edge: crate::edge::EdgeLimits,
 }
 
 impl Server {
@@ -176,6 +178,7 @@ impl Server {
             metrics,
             drop_folder: None,
             listening_file,
+            edge: config.edge(),
         };
         if !config.import_drop_dir.as_os_str().is_empty() {
             server.watch_drop_folder(
@@ -223,7 +226,8 @@ impl Server {
             )
         });
         let reload = tokio::spawn(self.reload);
-        let served = crate::tls::serve(self.listener, self.tls, self.app, shutdown).await;
+        let served =
+            crate::tls::serve(self.listener, self.tls, self.app, self.edge, shutdown).await;
         reload.abort();
         stop_metrics.notify_one();
         if let Some(task) = metrics {

@@ -1,5 +1,6 @@
 //! HTTPS serving: rustls (TLS 1.2 and 1.3 only, ring provider) in front of the axum router,
-//! with a handshake timeout, a header read timeout and graceful shutdown. The server
+//! with a handshake timeout, a header read timeout, the edge limits of [`crate::edge`] (connections
+//! per address, body minimum rate, request deadline, write stall) and graceful shutdown. The server
 //! certificate comes from a [`ReloadableCert`], so a renewed certificate is picked up on SIGHUP
 //! without a restart.
 
@@ -21,6 +22,8 @@ use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+use crate::edge::{self, ConnectionCap, EdgeLimits, StallIo};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -194,13 +197,16 @@ fn serial_hex(key: &CertifiedKey) -> String {
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then stops accepting, lets
-/// in-flight requests finish (up to a bound) and returns.
+/// in-flight requests finish (up to a bound) and returns. `limits` bound what each client may
+/// hold (see [`crate::edge`]).
 pub async fn serve(
     listener: TcpListener,
     tls: ServerConfig,
     app: Router,
+    limits: EdgeLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let cap = ConnectionCap::new(limits.max_connections_per_address);
     let acceptor = TlsAcceptor::from(Arc::new(tls));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -220,12 +226,18 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Over the cap: closed at once, before any TLS work.
+        let Some(slot) = cap.admit(peer.ip()) else {
+            drop(tcp);
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let app = app.clone();
         let http = http.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -239,18 +251,21 @@ pub async fn serve(
             };
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    let arrived = tokio::time::Instant::now();
                     req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                    let (req, progress) = edge::limit_body(req.map(axum::body::Body::new), limits);
                     let app = app.clone();
                     async move {
+                        let handler =
+                            async move { app.oneshot(req).await.unwrap_or_else(|e| match e {}) };
                         Ok::<_, Infallible>(
-                            app.oneshot(req.map(axum::body::Body::new))
-                                .await
-                                .unwrap_or_else(|e| match e {}),
+                            edge::with_deadline(handler, limits, progress, arrived).await,
                         )
                     }
                 },
             );
-            let conn = http.serve_connection(TokioIo::new(tls), service);
+            let io = StallIo::new(tls, limits.write_stall_timeout);
+            let conn = http.serve_connection(TokioIo::new(io), service);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }

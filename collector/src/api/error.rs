@@ -20,6 +20,9 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The request body fell behind the minimum rate (`crate::edge`); the client may retry.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("missing or malformed Authorization header; expected `Bearer <token>`")]
     MissingToken,
     #[error("the agent key is not known to this collector; enroll the agent again")]
@@ -54,6 +57,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MissingToken
             | ApiError::UnknownAgentKey
             | ApiError::BadAdminToken
@@ -73,6 +77,7 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid_report",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::MissingToken => "missing_token",
             ApiError::UnknownAgentKey => "unknown_agent_key",
             ApiError::AgentRevoked => "agent_revoked",

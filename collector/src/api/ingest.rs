@@ -20,10 +20,14 @@ pub struct BodyLimits {
     pub report: Limits,
 }
 
-/// Reads at most `max` bytes of body; more is a 413.
+/// Reads at most `max` bytes of body; more is a 413, a body slower than the edge's minimum
+/// rate a 408 (the client may retry).
 pub async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, max).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        if let Some(slow) = crate::edge::BodyTooSlow::in_chain(&e) {
+            ApiError::RequestTimeout(slow.to_string())
+        } else if std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit")
         {
             ApiError::PayloadTooLarge(format!("the request body is larger than {max} bytes"))
