@@ -61,6 +61,15 @@ impl Agent {
         let report = tokio::task::spawn_blocking(move || collect(&options))
             .await
             .map_err(|e| RunError::Collect(e.to_string()))?;
+        // A report dated before 1990 would be refused for good; the clock is wrong, so say so
+        // and make none.
+        if report.collected_at.date_naive() < ward_shared::validate::EARLIEST_DATE {
+            return Err(RunError::Collect(format!(
+                "the system clock reads {}, before {}; set the clock (no report made)",
+                report.collected_at,
+                ward_shared::validate::EARLIEST_DATE
+            )));
+        }
         let body = crate::client::encode(&report)?;
         self.spool.push(report.report_id, &body)?;
         tracing::info!(report = %report.report_id, errors = report.errors.len(), "report collected");

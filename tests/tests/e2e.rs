@@ -30,6 +30,7 @@ async fn try_post(
         .client()
         .post(format!("{}/api/v1/reports", c.url))
         .bearer_auth(key)
+        .header("Content-Type", "application/json")
         .body(body);
     if gzip {
         request = request.header("Content-Encoding", "gzip");
@@ -412,6 +413,7 @@ async fn acknowledged_reports_survive_sigkill() {
                 let response = client
                     .post(&url)
                     .bearer_auth(&key)
+                    .header("Content-Type", "application/json")
                     .header("Content-Encoding", "gzip")
                     .body(body)
                     .send()

@@ -60,6 +60,7 @@ async fn backup_under_load_restores_every_acknowledged_report() {
                 let response = client
                     .post(&url)
                     .bearer_auth(&key)
+                    .header("Content-Type", "application/json")
                     .header("Content-Encoding", "gzip")
                     .body(gzip(&serde_json::to_vec(&r).unwrap()))
                     .send()

@@ -118,6 +118,9 @@ pub fn collect(opts: &CollectOptions) -> Report {
         ),
     ));
 
+    // Control characters out of every text field, impossible dates left out (each named in
+    // `errors`), so the collector never refuses this report for what the machine said.
+    report.clean();
     fit_to_limits(&mut report, &Limits::V1);
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis(),

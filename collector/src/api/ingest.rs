@@ -53,14 +53,37 @@ pub fn gunzip(bytes: &[u8], max: usize) -> Result<Vec<u8>, ApiError> {
     Ok(out)
 }
 
-/// Decodes (by Content-Encoding), parses and validates a report. Returns it with the body's
-/// encoding: the body is the report as the agent sent it, which the store keeps verbatim.
+/// The report route takes JSON only: `Content-Type: application/json` (parameters such as
+/// `charset=utf-8` allowed), else 415. The agent always sends it.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let value = headers.get(header::CONTENT_TYPE);
+    let media_type = value
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim());
+    match media_type {
+        Some(t) if t.eq_ignore_ascii_case("application/json") => Ok(()),
+        Some(t) => Err(ApiError::UnsupportedMediaType(format!(
+            "Content-Type {t:?} is not accepted here; send application/json"
+        ))),
+        None if value.is_some() => Err(ApiError::UnsupportedMediaType(
+            "the Content-Type header is not readable; send application/json".into(),
+        )),
+        None => Err(ApiError::UnsupportedMediaType(
+            "a report needs Content-Type: application/json".into(),
+        )),
+    }
+}
+
+/// Checks the content type, decodes (by Content-Encoding), parses and validates a report.
+/// Returns it with the body's encoding: the body is the report as the agent sent it, which the
+/// store keeps verbatim.
 pub fn decode_report(
     headers: &HeaderMap,
     bytes: &[u8],
     limits: &BodyLimits,
     now: DateTime<Utc>,
 ) -> Result<(Report, RawEncoding), ApiError> {
+    require_json(headers)?;
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());

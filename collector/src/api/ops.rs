@@ -342,6 +342,7 @@ mod tests {
                 Request::post(ward_shared::api::REPORTS_PATH)
                     .header(header::AUTHORIZATION, format!("Bearer {key}"))
                     .header(ward_shared::api::SPOOL_DEPTH_HEADER, depth)
+                    .header(header::CONTENT_TYPE, "application/json")
                     .body(axum::body::Body::from(body))
                     .unwrap(),
             )

@@ -81,8 +81,9 @@ impl Harness {
         body: Vec<u8>,
         gzip: bool,
     ) -> (StatusCode, Value) {
-        let mut request =
-            Request::post("/api/v1/reports").header(header::AUTHORIZATION, format!("Bearer {key}"));
+        let mut request = Request::post("/api/v1/reports")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_TYPE, "application/json");
         if gzip {
             request = request.header(header::CONTENT_ENCODING, "gzip");
         }
@@ -352,6 +353,7 @@ async fn bad_reports_get_a_clear_4xx_and_change_nothing() {
         .call(
             Request::post("/api/v1/reports")
                 .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, "application/json")
                 .header(header::CONTENT_ENCODING, "br")
                 .body(Body::from(json_bytes(&good)))
                 .unwrap(),
@@ -552,4 +554,90 @@ async fn sled_store_answers_after_commit() {
         .collect();
     assert_eq!(history, [plain, zipped]);
     assert_eq!(store.report_count().unwrap(), 2);
+}
+
+/// Issue 16, item 6: any Content-Type was accepted on the report route. Now only
+/// `application/json` (with parameters) is; anything else is 415 and stores nothing.
+#[tokio::test]
+async fn the_report_route_requires_json() {
+    let h = Harness::new();
+    let enrolled = h.enroll().await;
+    let key = enrolled.agent_key.as_str();
+    let body = gzip(&json_bytes(&report(Some(enrolled.agent_id))));
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        Some("application/jsonp"),
+    ] {
+        let mut request = Request::post("/api/v1/reports")
+            .header(header::AUTHORIZATION, format!("Bearer {key}"))
+            .header(header::CONTENT_ENCODING, "gzip");
+        if let Some(t) = content_type {
+            request = request.header(header::CONTENT_TYPE, t);
+        }
+        let before = h.report_count();
+        let (status, answer) = h
+            .call(request.body(Body::from(body.clone())).unwrap())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}: {answer}"
+        );
+        assert_eq!(answer["error"], "unsupported_media_type");
+        assert_eq!(h.report_count(), before);
+    }
+    let (status, answer) = h
+        .call(
+            Request::post("/api/v1/reports")
+                .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                .header(header::CONTENT_TYPE, "Application/JSON; charset=utf-8")
+                .header(header::CONTENT_ENCODING, "gzip")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// Issue 16, item 6: a host name with a NUL was stored and exported raw, and a
+/// `collected_at` of 0000-01-01 was accepted. Both are 422 naming the field, and change nothing.
+#[tokio::test]
+async fn control_characters_and_impossible_dates_are_refused_by_field() {
+    let h = Harness::new();
+    let enrolled = h.enroll().await;
+    let key = enrolled.agent_key.as_str();
+    let good = report(Some(enrolled.agent_id));
+
+    let mut nul = good.clone();
+    nul.host.hostname = Some("pc-1\u{0}evil".into());
+    let (status, body) = h.post_report(key, gzip(&json_bytes(&nul)), true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("host.hostname"),
+        "{body}"
+    );
+
+    let mut value = serde_json::to_value(&good).unwrap();
+    value["collected_at"] = json!("0000-01-01T00:00:00Z");
+    let (status, body) = h
+        .post_report(key, gzip(&serde_json::to_vec(&value).unwrap()), true)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("collected_at"),
+        "{body}"
+    );
+
+    let mut old_boot = good.clone();
+    old_boot.os.boot_time = Some("1970-01-01T00:00:00Z".parse().unwrap());
+    let (status, body) = h.post_report(key, gzip(&json_bytes(&old_boot)), true).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("os.boot_time"));
+    assert_eq!(h.report_count(), 0, "nothing refused was stored");
+
+    let (status, _) = h.post_report(key, gzip(&json_bytes(&good)), true).await;
+    assert_eq!(status, StatusCode::OK);
 }
