@@ -237,6 +237,13 @@ enum UserCommand {
         data: PathBuf,
         name: String,
     },
+    /// End a user's sign-in slow-down after failed sign-ins (audited). Asks the running
+    /// server, which holds the delays.
+    Unlock {
+        #[arg(long)]
+        data: PathBuf,
+        name: String,
+    },
     /// Set a user's password (prompted, or from stdin) and end their sessions.
     Passwd {
         #[arg(long)]
@@ -533,6 +540,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserCommand::List { data } => auth_cli::user_list(&data).await?,
                 UserCommand::Remove { data, name } => auth_cli::user_remove(&data, &name).await?,
+                UserCommand::Unlock { data, name } => auth_cli::user_unlock(&data, &name).await?,
                 UserCommand::Passwd {
                     data,
                     name,

@@ -21,6 +21,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/users", get(list_users).post(add_user))
         .route("/api/v1/users/{name}", delete(remove_user))
         .route("/api/v1/users/{name}/password", put(set_password))
+        .route(
+            "/api/v1/users/{name}/unlock",
+            axum::routing::post(unlock_user),
+        )
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", delete(revoke_token))
         .route("/api/v1/audit", get(audit_log))
@@ -95,6 +99,7 @@ async fn set_password(
     who.require(Permission::Administer)?;
     let new: NewPassword = json_body(body).await?;
     let actor = who.actor();
+    state.web.login_limiter.forget_devices_of(&name);
     let user = name.clone();
     blocking(move || {
         Ok(auth::set_password(
@@ -110,6 +115,29 @@ async fn set_password(
     ))
 }
 
+/// Ends a user's sign-in slow-down in this server (audited).
+async fn unlock_user(
+    who: Principal,
+    State(state): State<Arc<AppState>>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    who.require(Permission::Administer)?;
+    let actor = who.actor();
+    let user = name.clone();
+    let cleared = blocking(move || {
+        Ok(auth::unlock_user(
+            state.store.as_ref(),
+            Some(&state.web.login_limiter),
+            &actor,
+            &user,
+        )?)
+    })
+    .await?;
+    Ok(Json(
+        serde_json::json!({ "name": name, "unlocked": true, "delay_cleared": cleared }),
+    ))
+}
+
 async fn remove_user(
     who: Principal,
     State(state): State<Arc<AppState>>,
@@ -118,6 +146,7 @@ async fn remove_user(
     who.require(Permission::Administer)?;
     let actor = who.actor();
     let user = name.clone();
+    state.web.login_limiter.forget_devices_of(&name);
     if !blocking(move || Ok(auth::remove_user(state.store.as_ref(), &actor, &user)?)).await? {
         return Err(ApiError::NotFound(format!("no user {name:?}")));
     }

@@ -114,6 +114,32 @@ pub async fn user_passwd(data: &Path, name: &str, password: &str) -> anyhow::Res
     ))
 }
 
+/// Ends a user's sign-in slow-down: through the running server, which holds it; without one
+/// there is nothing held, which is said (and audited) too.
+pub async fn user_unlock(data: &Path, name: &str) -> anyhow::Result<String> {
+    super::check_name(name)?;
+    let backend = Backend::open(data)?;
+    if let Some(store) = backend.store() {
+        blocking(|| super::unlock_user(store, None, ACTOR, name))?;
+        return Ok(format!(
+            "{name}: no server is running, so no sign-in delay is held (delays live in the \
+             running server only)\n"
+        ));
+    }
+    let v = remote(
+        &backend,
+        reqwest::Method::POST,
+        &format!("/api/v1/users/{name}/unlock"),
+        None,
+    )
+    .await?;
+    Ok(if v["delay_cleared"].as_bool().unwrap_or(false) {
+        format!("{name}: sign-in delay cleared\n")
+    } else {
+        format!("{name}: no sign-in delay was in force\n")
+    })
+}
+
 pub async fn user_remove(data: &Path, name: &str) -> anyhow::Result<String> {
     let backend = Backend::open(data)?;
     if let Some(store) = backend.store() {

@@ -359,6 +359,28 @@ pub fn remove_user(store: &dyn Store, actor: &str, name: &str) -> Result<bool, A
     Ok(removed)
 }
 
+/// Ends the sign-in slow-down of a user (`ward-collector user unlock NAME`): clears the name's
+/// failures and those of its known browsers in `limiter` (the running server's; `None` when no
+/// server runs, so nothing is held). Audited either way. Fails for an unknown user.
+pub fn unlock_user(
+    store: &dyn Store,
+    limiter: Option<&LoginLimiter>,
+    actor: &str,
+    name: &str,
+) -> Result<bool, AuthError> {
+    if store.user(name)?.is_none() {
+        return Err(AuthError::Invalid(format!("no user {name:?}")));
+    }
+    let cleared = limiter.is_some_and(|l| l.unlock(name));
+    let detail = match (limiter.is_some(), cleared) {
+        (true, true) => "sign-in delay cleared",
+        (true, false) => "no sign-in delay was in force",
+        (false, _) => "no server running; no sign-in delay is held",
+    };
+    audit(store, actor, "user.unlock", name, detail)?;
+    Ok(cleared)
+}
+
 /// Creates an API token; returns it with its clear value, which is shown once and not kept.
 pub fn create_token(
     store: &dyn Store,

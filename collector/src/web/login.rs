@@ -3,9 +3,9 @@
 //! The sign-in form is protected against login CSRF by a double-submit token: a random value in
 //! a short-lived cookie and in the form, which must match. A session is a 256-bit random cookie
 //! value (`Secure; HttpOnly; SameSite=Strict; Path=/`, with a Max-Age) whose hash the store
-//! keeps with the user, the expiry and the session's CSRF token. Failed sign-ins are limited per
-//! address and per user name; past the limit even the right password is refused until the
-//! window passes.
+//! keeps with the user, the expiry and the session's CSRF token. Failed sign-ins slow down per
+//! address and per user name (or per known browser, by its device cookie), and never lock a
+//! user out: see [`crate::auth::LoginLimiter`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +26,12 @@ use crate::secrets;
 use crate::store::auth::SessionRecord;
 
 const LOGIN_CSRF_COOKIE: &str = "__Host-ward-login";
+
+/// The device cookie: a random token given to a browser at a successful sign-in, so that its
+/// later sign-ins as that user are not slowed down by strangers' failures (`auth::limiter`).
+pub(super) const DEVICE_COOKIE: &str = "__Host-ward-device";
+/// How long a browser keeps its device cookie (the server forgets it at a restart anyway).
+const DEVICE_COOKIE_SECS: u64 = 90 * 24 * 3600;
 
 /// The sign-in form's body at most: a token, a path, a name and a password.
 pub(super) const MAX_FORM_BYTES: usize = 8 * 1024;
@@ -163,19 +169,34 @@ pub async fn submit(
     let valid_name = auth::check_name(&username).is_ok();
     let limiter = &state.web.login_limiter;
     let began = Instant::now();
-    if !limiter.try_begin(ip, valid_name.then_some(username.as_str()), began) {
-        tracing::warn!(%ip, user = %shown, "sign-in refused: too many failures");
-        let minutes = limiter.window().as_secs().div_ceil(60);
-        let mut r = form_page(
-            &next,
-            &fresh,
-            Some(&format!(
-                "Too many failed sign-ins. Wait {minutes} minutes, then try again."
-            )),
-        );
-        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return r;
-    }
+    let device = principal::cookie(&headers, DEVICE_COOKIE)
+        .filter(|v| !v.is_empty())
+        .map(|v| hex::encode(secrets::hash(v)));
+    let attempt = match limiter.try_begin(
+        ip,
+        valid_name.then_some(username.as_str()),
+        device.as_deref(),
+        began,
+    ) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+            tracing::warn!(%ip, user = %shown, wait_secs = seconds, "sign-in refused: too many failures, slowing down");
+            let mut r = form_page(
+                &next,
+                &fresh,
+                Some(&format!(
+                    "Too many failed sign-ins for this name or from this address. \
+                     Try again in {seconds} seconds."
+                )),
+            );
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    };
     let failed = |next: &str, fresh: &str| {
         tracing::warn!(%ip, user = %shown, "sign-in failed");
         let mut r = form_page(
@@ -234,9 +255,18 @@ pub async fn submit(
     .await;
     match outcome {
         Ok(Some(value)) => {
-            limiter.succeeded(ip, &username, began);
+            // A browser not known for this user gets a device token.
+            let new_device = (!attempt.trusted_device).then(secrets::new_secret);
+            let new_hash = new_device.as_deref().map(|v| hex::encode(secrets::hash(v)));
+            limiter.succeeded(&attempt, &username, new_hash.as_deref(), Instant::now());
             tracing::info!(%ip, user = %shown, "signed in");
             let mut r = Redirect::to(&next).into_response();
+            if let Some(token) = new_device {
+                r.headers_mut().append(
+                    header::SET_COOKIE,
+                    cookie_header(DEVICE_COOKIE, &token, DEVICE_COOKIE_SECS),
+                );
+            }
             r.headers_mut().append(
                 header::SET_COOKIE,
                 cookie_header(SESSION_COOKIE, &value, ttl.as_secs()),

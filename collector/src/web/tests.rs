@@ -892,4 +892,5 @@ mod csrf;
 mod exports;
 mod finance;
 mod imports;
+mod lockout;
 mod review;
