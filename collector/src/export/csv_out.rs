@@ -35,12 +35,31 @@ pub(super) fn write_to(
 fn cell_text(cell: &Cell) -> Cow<'_, str> {
     match cell {
         Cell::Empty => Cow::Borrowed(""),
-        Cell::Text(s) => escape_formula(s),
+        Cell::Text(s) => match visible_controls(s) {
+            Cow::Borrowed(s) => escape_formula(s),
+            Cow::Owned(s) => Cow::Owned(escape_formula(&s).into_owned()),
+        },
         Cell::Int(n) => Cow::Owned(n.to_string()),
         Cell::Money(m) => Cow::Owned(m.pounds_decimal()),
         Cell::Date(d) => Cow::Owned(d.format("%Y-%m-%d").to_string()),
         Cell::DateTime(t) => Cow::Owned(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
         Cell::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
+    }
+}
+
+/// Control characters (NUL, escape, DEL, C1) as U+FFFD, so none reaches a spreadsheet raw;
+/// tab and line ends stay. Reports are refused with them at ingest, but an import or an older
+/// store may still hold one.
+pub(super) fn visible_controls(text: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if text.chars().any(bad) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| if bad(c) { '\u{FFFD}' } else { c })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
     }
 }
 

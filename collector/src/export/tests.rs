@@ -828,3 +828,24 @@ fn xlsx_has_properties_frozen_header_autofilter_and_gbp_format() {
         "header row repeats when printed"
     );
 }
+
+/// Issue 16, item 6: a host name with a NUL (from an import, or a store older than the ingest
+/// rule) was exported raw. CSV and XLSX cells show control characters as U+FFFD.
+#[test]
+fn control_characters_never_reach_an_export_raw() {
+    let mut all = estate();
+    all[0].assessment.hostname = Some("PC\u{0}01\u{1b}[2J".into());
+    let rows = estate::ranking(&all, &RankFilter::default());
+    let table = ranking::table(&rows, &NETWORK);
+    let bytes = csv(&table, &NETWORK).unwrap();
+    assert!(
+        !bytes.iter().any(|b| *b == 0 || *b == 0x1b),
+        "a raw control byte in the CSV"
+    );
+    let (_, csv_rows) = read_csv(&bytes);
+    assert_eq!(csv_rows[0][4], "PC\u{FFFD}01\u{FFFD}[2J");
+    assert_eq!(
+        super::csv_out::visible_controls("line one\nline two\tend"),
+        "line one\nline two\tend"
+    );
+}

@@ -201,7 +201,12 @@ fn write_row(
         let c = col(c)?;
         match cell {
             Cell::Empty => sheet.write_blank(r, c, text_format)?,
-            Cell::Text(s) => sheet.write_string_with_format(r, c, clip(s), text_format)?,
+            Cell::Text(s) => sheet.write_string_with_format(
+                r,
+                c,
+                super::csv_out::visible_controls(clip(s)),
+                text_format,
+            )?,
             // Exact: amounts are at most £100bn in pence, well inside an f64's 2^53.
             Cell::Money(m) => {
                 sheet.write_number_with_format(r, c, m.pence() as f64 / 100.0, &f.money)?

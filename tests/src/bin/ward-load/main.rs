@@ -49,6 +49,9 @@ const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// The per-address enrollment limit written into the collector's config for the run.
 const ENROLL_PER_MINUTE: u32 = 1_000_000;
+/// The per-address connection cap written into the collector's config: every simulated agent's
+/// connection comes from 127.0.0.1.
+const MAX_CONNECTIONS: usize = 100_000;
 
 /// Load generator for ward-collector: simulated agents posting realistic reports over HTTPS.
 #[derive(Debug, Parser)]
@@ -181,7 +184,10 @@ async fn start_collector(binary: PathBuf, data: Option<PathBuf>) -> anyhow::Resu
     let config = dir.join("ward-collector.toml");
     std::fs::write(
         &config,
-        format!("# written by ward-load: enrollment of many simulated agents from one address\nenroll_per_minute = {ENROLL_PER_MINUTE}\n"),
+        format!(
+            "# written by ward-load: many simulated agents from one address\n\
+             enroll_per_minute = {ENROLL_PER_MINUTE}\nmax_connections_per_address = {MAX_CONNECTIONS}\n"
+        ),
     )
     .with_context(|| format!("cannot write {}", config.display()))?;
     let log_path = dir.join("collector.log");
