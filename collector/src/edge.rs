@@ -537,6 +537,31 @@ mod tests {
         assert_eq!(progress.received(), 60_000);
     }
 
+    /// A client that stops reading: once the socket takes no byte for the stall bound, the
+    /// write fails instead of waiting forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stops_reading_is_dropped() {
+        use tokio::io::AsyncWriteExt;
+        let (server, mut client) = tokio::io::duplex(1024);
+        let mut io = StallIo::new(server, Duration::from_secs(60));
+        // The client reads the first kilobyte, then nothing.
+        let mut first = vec![0u8; 1024];
+        let writer = tokio::spawn(async move {
+            let chunk = vec![b'x'; 4096];
+            loop {
+                if let Err(e) = io.write_all(&chunk).await {
+                    return e;
+                }
+            }
+        });
+        tokio::io::AsyncReadExt::read_exact(&mut client, &mut first)
+            .await
+            .unwrap();
+        let err = writer.await.unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        drop(client);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_handler_past_its_deadline_gets_503_timeout() {
         let progress = BodyProgress::default();
