@@ -213,9 +213,9 @@ impl LoginLimiter {
         })
     }
 
-    /// The attempt succeeded: it no longer counts, and the name's (or the device's) failures
-    /// are cleared. Returns the hash to remember as a new device token for `user` when
-    /// `new_device` is given and the browser was not trusted already.
+    /// The attempt succeeded: it no longer counts against the address, and the name's (or the
+    /// browser's) failures are cleared. `new_device`: the hash of a device token just given to
+    /// this browser, remembered as known for `user`.
     pub fn succeeded(&self, attempt: &Attempt, user: &str, new_device: Option<&str>, now: Instant) {
         let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
         for key in &attempt.keys {
